@@ -1,0 +1,29 @@
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._app import command, console, fmt, print_json
+
+
+@command(name="eval")
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
+    split: Annotated[str, typer.Option(help="Which split of the run's data: train, val or test.")] = "train",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+):
+    """Loss and metrics of a run's weights on its data."""
+    from nntrain.inference import evaluate_run
+
+    logs = evaluate_run(run_dir, split)
+    if as_json:
+        print_json({"run": str(run_dir), "split": split, **logs})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{run_dir} ({split})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in logs.items():
+        table.add_row(name, fmt(value))
+    console().print(table)

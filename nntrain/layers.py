@@ -1,0 +1,180 @@
+"""The operations a network is made of, each with its forward pass and its derivative side by side.
+
+Every op follows one contract:
+
+- ``forward(x, training) -> output``: x is (batch, features). In training the op keeps what its
+  backward needs; at inference it keeps nothing.
+- ``backward(grad) -> grad of the input``: grad is dLoss/d(output) of the last training forward.
+  It fills ``grads`` (same keys as ``params``) and may overwrite ``grad`` in place.
+- ``params``: trainable arrays by name; ``state``: arrays that are saved but not trained.
+
+Backpropagation is then the chain rule applied mechanically: the model calls ``backward`` of each op
+in reverse order. Outputs are written into buffers the op reuses from step to step, so an output is
+valid until the op's next forward call; copy it to keep it.
+"""
+
+import numpy as np
+
+from .activations import ACTIVATIONS
+
+
+class Op:
+    """Base: no parameters, no state, buffers reused per shape."""
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+        self.state = {}
+        self._buffers = {}
+
+    def _buffer(self, key, shape, dtype):
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._buffers[key] = np.empty(shape, dtype)
+        return buf
+
+
+class Dense(Op):
+    """z = x W^T + b for a batch of rows x: (batch, inputs); W: (units, inputs); b: (units,).
+
+    ``l1`` and ``l2`` add the kernel penalty l1*sum|W| + l2*sum W^2 (Keras semantics) to the
+    gradient in ``backward``; its value is ``penalty()``. ``input_grad=False`` (the first layer)
+    skips computing the gradient of the input, which nothing needs.
+    """
+
+    def __init__(self, W, b, l1=0.0, l2=0.0, input_grad=True):
+        super().__init__()
+        self.params = {"W": W, "b": b}
+        self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
+        self.l1, self.l2 = l1, l2
+        self.input_grad = input_grad
+
+    def forward(self, x, training):
+        W, b = self.params["W"], self.params["b"]
+        z = self._buffer("z", (x.shape[0], W.shape[0]), W.dtype)
+        np.matmul(x, W.T, out=z)
+        z += b
+        self._x = x if training else None
+        return z
+
+    def backward(self, grad):
+        W = self.params["W"]
+        dW, db = self.grads["W"], self.grads["b"]
+        np.matmul(grad.T, self._x, out=dW)
+        np.sum(grad, axis=0, out=db)
+        if self.l2:
+            dW += (2.0 * self.l2) * W
+        if self.l1:
+            dW += self.l1 * np.sign(W)
+        if not self.input_grad:
+            return None
+        dx = self._buffer("dx", self._x.shape, W.dtype)
+        return np.matmul(grad, W, out=dx)
+
+    def penalty(self):
+        W = self.params["W"]
+        total = 0.0
+        if self.l1:
+            total += self.l1 * float(np.abs(W).sum())
+        if self.l2:
+            total += self.l2 * float(np.square(W).sum())
+        return total
+
+
+class Activation(Op):
+    """a = g(z) elementwise (softmax: per row), computed in place on z; backward uses only a."""
+
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+        self.fn = ACTIVATIONS[name]
+
+    def forward(self, x, training):
+        a = self.fn.forward(x, out=x)
+        self._a = a if training else None
+        return a
+
+    def backward(self, grad):
+        return self.fn.backward(self._a, grad)
+
+
+class Dropout(Op):
+    """Inverted dropout, as in the lecture: d = uniform < keep_prob; a = a * d / keep_prob.
+
+    Active only in training; the mask comes from the run's generator. ``frozen = True`` reuses the
+    last mask (for gradient checks, where the network must be a fixed function).
+    """
+
+    def __init__(self, keep_prob, rng):
+        super().__init__()
+        self.keep_prob = keep_prob
+        self.rng = rng
+        self.frozen = False
+        self._mask = None
+
+    def forward(self, x, training):
+        if not training:
+            return x
+        if not (self.frozen and self._mask is not None and self._mask.shape == x.shape):
+            u = self.rng.random(x.shape, dtype=x.dtype if x.dtype == np.float32 else np.float64)
+            self._mask = np.less(u, self.keep_prob, out=self._buffer("mask", x.shape, bool))
+        out = np.multiply(x, self._mask, out=self._buffer("out", x.shape, x.dtype))
+        out /= self.keep_prob
+        return out
+
+    def backward(self, grad):
+        grad *= self._mask
+        grad /= self.keep_prob
+        return grad
+
+
+class BatchNorm(Op):
+    """Batch normalisation of (batch, units) pre-activations: gamma * (z - mean) / sqrt(var + eps) + beta.
+
+    Training uses the batch's mean and (biased) variance and updates the running statistics,
+    ``running = (1 - momentum) * running + momentum * batch`` with the unbiased batch variance
+    (PyTorch's BatchNorm1d conventions); inference uses the running statistics.
+    """
+
+    def __init__(self, units, dtype, momentum=0.1, eps=1e-5):
+        super().__init__()
+        self.params = {"gamma": np.ones(units, dtype), "beta": np.zeros(units, dtype)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.state = {"running_mean": np.zeros(units, dtype), "running_var": np.ones(units, dtype)}
+        self.momentum, self.eps = momentum, eps
+
+    def forward(self, x, training):
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        if training:
+            n = x.shape[0]
+            mean = x.mean(axis=0)
+            var = x.var(axis=0)
+            m = self.momentum
+            self.state["running_mean"] *= 1 - m
+            self.state["running_mean"] += m * mean
+            self.state["running_var"] *= 1 - m
+            self.state["running_var"] += (m * n / max(n - 1, 1)) * var
+        else:
+            mean, var = self.state["running_mean"], self.state["running_var"]
+        inv_std = 1.0 / np.sqrt(var + self.eps)
+        xhat = np.subtract(x, mean, out=self._buffer("xhat", x.shape, x.dtype))
+        xhat *= inv_std
+        out = np.multiply(xhat, gamma, out=self._buffer("out", x.shape, x.dtype))
+        out += beta
+        if training:
+            self._xhat, self._inv_std = xhat, inv_std
+        return out
+
+    def backward(self, grad):
+        xhat, n = self._xhat, grad.shape[0]
+        gamma = self.params["gamma"]
+        np.einsum("ij,ij->j", grad, xhat, out=self.grads["gamma"])
+        np.sum(grad, axis=0, out=self.grads["beta"])
+        # dL/dz = inv_std / n * (n * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)), dxhat = grad * gamma
+        dxhat_sum = self.grads["beta"] * gamma
+        dxhat_xhat_sum = self.grads["gamma"] * gamma
+        dx = np.multiply(grad, gamma, out=grad)
+        dx -= dxhat_sum / n
+        dx -= xhat * (dxhat_xhat_sum / n)
+        dx *= self._inv_std
+        return dx

@@ -1,0 +1,160 @@
+"""Run directories: where every run's resolved config, metrics, weights and summary live.
+
+A run directory holds:
+
+- ``config.yaml``: the resolved config (every default filled in); it reproduces the run.
+- ``metrics.csv``: one row per epoch (``epoch``, the loss and metrics, ``epoch_time_s``).
+- ``weights.npz``: arrays ``layers.<i>.W`` (units, inputs), ``layers.<i>.b`` and batch-norm arrays.
+- ``summary.json``: status (running, completed, failed, interrupted, diverged), epochs, final metrics,
+  parameter count, wall time, seed and nntrain version.
+
+Directories are created with ``os.mkdir`` (atomic: two runs never share one) and never reused; every
+file is written to a temporary name and renamed into place, so a reader never sees half a file.
+"""
+
+import csv
+import io
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import RunError
+
+CONFIG, METRICS, WEIGHTS, SUMMARY = "config.yaml", "metrics.csv", "weights.npz", "summary.json"
+
+
+def create_run_dir(name, run_dir=None, root="runs"):
+    """Make a new, empty run directory: exactly ``run_dir``, or ``root/<name>-<YYYYmmdd-HHMMSS>[-k]``."""
+    if run_dir is not None:
+        path = Path(run_dir)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.mkdir()
+        except FileExistsError:
+            raise RunError(f"{path}: already exists; runs are never overwritten, choose a new --run-dir") from None
+        except OSError as e:
+            raise RunError(f"{path}: cannot create the run directory: {e.strerror}") from None
+        return path
+    root = Path(root)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError(f"{root}: cannot create the runs directory: {e.strerror}") from None
+    for k in range(1000):
+        path = root / (f"{name}-{stamp}" if k == 0 else f"{name}-{stamp}-{k}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise RunError(f"{path}: cannot create the run directory: {e.strerror}") from None
+    raise RunError(f"{root}: too many runs named {name!r} in the same second")
+
+
+def _write_atomic(path, data):
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_text(path, text):
+    _write_atomic(path, text.encode("utf-8"))
+
+
+def write_json(path, obj):
+    write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def write_weights(path, arrays):
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    _write_atomic(path, buffer.getvalue())
+
+
+def write_metrics(path, rows):
+    """One CSV row per epoch; columns in order of first appearance."""
+    columns = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _fmt(v) for k, v in row.items()})
+    write_text(path, out.getvalue())
+
+
+def _fmt(value):
+    return repr(value) if isinstance(value, float) else value
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading runs back
+
+
+def is_run_dir(path):
+    return (Path(path) / CONFIG).is_file()
+
+
+def read_summary(run_dir):
+    path = Path(run_dir) / SUMMARY
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{run_dir}: not a run directory (no {SUMMARY})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RunError(f"{path}: damaged summary: {e}") from None
+    if not isinstance(summary, dict):
+        raise RunError(f"{path}: damaged summary: expected a JSON object")
+    return summary
+
+
+def read_metrics(run_dir):
+    """The per-epoch rows of metrics.csv as dicts of floats (epoch as int)."""
+    path = Path(run_dir) / METRICS
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunError(f"{run_dir}: no {METRICS} in the run directory") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise RunError(f"{path}: cannot read: {e}") from None
+    rows = []
+    for line_no, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        try:
+            rows.append({k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v not in ("", None)})
+        except (TypeError, ValueError):
+            raise RunError(f"{path}, line {line_no}: damaged metrics row") from None
+    return rows
+
+
+def read_weights(run_dir):
+    """The arrays of weights.npz, loaded without pickle."""
+    path = Path(run_dir) / WEIGHTS
+    if not path.is_file():
+        raise RunError(f"{run_dir}: no {WEIGHTS} in the run directory (did the run finish its first epoch?)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {key: npz[key] for key in npz.files}
+    except Exception as e:  # a damaged zip raises many kinds of errors
+        raise RunError(f"{path}: damaged weights file: {e}") from None
+
+
+def load_run_config(run_dir):
+    """The resolved ExperimentConfig saved in a run directory."""
+    from .config import load_config
+
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise RunError(f"{run_dir}: no such run directory")
+    if not (path / CONFIG).is_file():
+        raise RunError(f"{run_dir}: not a run directory (no {CONFIG})")
+    return load_config(path / CONFIG)

@@ -1,0 +1,166 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nntrain.cli import app
+from nntrain.runs import read_weights
+
+CONFIGS = Path(__file__).parent.parent / "configs"
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_fit_writes_a_run_and_says_where(in_tmp):
+    result = run("fit", CONFIGS / "xor.yaml", "--quiet", "--set", "training.epochs=5")
+    assert result.exit_code == 0, result.output
+    run_dir = Path(result.stdout.splitlines()[0].removeprefix("run: "))
+    assert run_dir.parent == Path("runs") and run_dir.name.startswith("xor-")
+    assert "completed: 5 epochs" in result.stdout and "accuracy" in result.stdout
+    assert json.loads((run_dir / "summary.json").read_text())["epochs"] == 5
+
+
+def test_fit_trains_xor_to_full_accuracy(in_tmp):
+    result = run("fit", CONFIGS / "xor.yaml", "--run-dir", "r")
+    assert result.exit_code == 0, result.output
+    assert "epoch 500/500" in result.stderr  # the progress bar
+    evaluation = run("eval", "r", "--json")
+    assert evaluation.exit_code == 0
+    assert json.loads(evaluation.stdout)["accuracy"] == 1.0
+
+
+def test_fit_seed_and_run_dir_options(in_tmp):
+    a = run("fit", CONFIGS / "xor.yaml", "-q", "--seed", "3", "--run-dir", "a", "--set", "training.epochs=3")
+    b = run("fit", CONFIGS / "xor.yaml", "-q", "--seed", "3", "--run-dir", "b", "--set", "training.epochs=3")
+    assert a.exit_code == b.exit_code == 0
+    assert "seed: 3" in Path("a/config.yaml").read_text()
+    assert read_weights("a")["layers.0.W"].tobytes() == read_weights("b")["layers.0.W"].tobytes()
+    again = run("fit", CONFIGS / "xor.yaml", "-q", "--run-dir", "a")
+    assert again.exit_code == 2
+    assert again.stderr.strip() == "error: a: already exists; runs are never overwritten, choose a new --run-dir"
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--set", "optimizer.lr=-1"], "error: --set optimizer.lr=-1: optimizer.lr: Input should be greater than 0; got -1"),
+        (["--set", "model.layers.0.activation=sigmod"], "error: --set model.layers.0.activation=sigmod: model.layers.0.activation: Input should be"),
+        (["--seed", "-1"], "error: --seed -1: seed: Input should be greater than or equal to 0; got -1"),
+    ],
+)
+def test_fit_bad_overrides_exit_2_without_a_run(in_tmp, args, message):
+    result = run("fit", CONFIGS / "xor.yaml", "-q", *args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not Path("runs").exists()
+
+
+def test_fit_bad_config_file(in_tmp):
+    Path("bad.yaml").write_text((CONFIGS / "xor.yaml").read_text().replace("activation: tanh", "activation: tanhh"))
+    result = run("fit", "bad.yaml")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: bad.yaml, line 11: model.layers.0.activation: Input should be 'sigmoid'")
+    assert "Traceback" not in result.output and not Path("runs").exists()
+    missing = run("fit", "nope.yaml")
+    assert (missing.exit_code, missing.stderr) == (2, "error: nope.yaml: config file not found\n")
+    Path("broken.yaml").write_text("model: [\n")
+    broken = run("fit", "broken.yaml")
+    assert broken.exit_code == 2 and broken.stderr.startswith("error: broken.yaml, line 2, column 1: invalid YAML")
+
+
+def test_fit_hand_set_weights_of_the_wrong_shape(in_tmp):
+    text = (CONFIGS / "xor_reference.yaml").read_text().replace("W: [[20, 20]]", "W: [[20, 20, 20]]")
+    Path("ref.yaml").write_text(text)
+    result = run("fit", "ref.yaml", "-q")
+    assert result.exit_code == 2
+    assert result.stderr == "error: ref.yaml, line 14: model.layers.1.weights.W: expected shape (1, 2) (units, inputs), got (1, 3)\n"
+    assert not Path("runs").exists()
+
+
+def test_fit_warns_on_a_mismatched_pairing(in_tmp):
+    result = run("fit", CONFIGS / "xor.yaml", "-q", "--set", "loss=mse", "--set", "metrics=[]", "--set", "training.epochs=2")
+    assert result.exit_code == 0
+    assert "warning: output activation 'sigmoid' does not match loss 'mse'" in result.stderr
+
+
+def test_fit_divergence_exits_1(in_tmp):
+    result = run(
+        "fit", CONFIGS / "xor.yaml", "-q", "--run-dir", "d", "--set", "optimizer={name: sgd, lr: 1e30}",
+        "--set", "loss=mse", "--set", "metrics=[]", "--set", "model.layers.1.activation=linear",
+    )
+    assert result.exit_code == 1
+    assert "error: the loss became non-finite in epoch" in result.stderr
+    assert json.loads(Path("d/summary.json").read_text())["status"] == "diverged"
+
+
+def test_predict_trace_reproduces_the_lectures_table():
+    result = run("predict", CONFIGS / "xor_reference.yaml", "--trace", "--json", "-i", "0,0", "-i", "0,1", "-i", "1,0", "-i", "1,1")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert [r["input"] for r in records] == [[0, 0], [0, 1], [1, 0], [1, 1]]
+    hidden = [r["layers"][0] for r in records]
+    assert hidden[0] == pytest.approx([4.5398e-5, 4.5398e-5], rel=1e-4)
+    assert hidden[1] == pytest.approx([9.3576e-14, 0.999954602], rel=1e-4)
+    assert hidden[2] == pytest.approx([0.999954602, 9.3576e-14], rel=1e-4)
+    outputs = [r["output"][0] for r in records]
+    assert outputs == pytest.approx([4.548e-5, 0.99995, 0.99995, 4.548e-5], rel=1e-4)
+    assert [r["layers"][1] for r in records] == [r["output"] for r in records]
+    table = run("predict", CONFIGS / "xor_reference.yaml", "--trace", "-i", "0,1")
+    assert "9.3576e-14" in table.stdout and "0.99995" in table.stdout and "layer 0" in table.stdout
+
+
+def test_predict_errors(in_tmp):
+    wrong = run("predict", CONFIGS / "xor_reference.yaml", "-i", "0,1,1")
+    assert (wrong.exit_code, wrong.stderr) == (2, "error: --input '0,1,1': the network takes 2 inputs, got 3\n")
+    text = run("predict", CONFIGS / "xor_reference.yaml", "-i", "a,b")
+    assert text.exit_code == 2 and "expected 2 comma-separated numbers" in text.stderr
+    untrained = run("predict", CONFIGS / "xor.yaml", "-i", "0,1")
+    assert untrained.exit_code == 2
+    assert "model.layers.0: no hand-set weights; predict needs a trained run directory" in untrained.stderr
+    missing = run("predict", "nothing-here", "-i", "0,1")
+    assert (missing.exit_code, missing.stderr) == (2, "error: nothing-here: no such run directory or config file\n")
+
+
+def test_predict_from_a_trained_run(in_tmp):
+    assert run("fit", CONFIGS / "xor.yaml", "-q", "--run-dir", "r").exit_code == 0
+    result = run("predict", "r", "-i", "0,1", "-i", "1,1", "--json")
+    outputs = [r["output"][0] for r in json.loads(result.stdout)]
+    assert outputs[0] > 0.5 > outputs[1]
+
+
+def test_eval_errors(in_tmp):
+    missing = run("eval", "nope")
+    assert (missing.exit_code, missing.stderr) == (2, "error: nope: no such run directory\n")
+    Path("empty").mkdir()
+    empty = run("eval", "empty")
+    assert (empty.exit_code, empty.stderr) == (2, "error: empty: not a run directory (no config.yaml)\n")
+    assert run("fit", CONFIGS / "xor.yaml", "-q", "--run-dir", "r", "--set", "training.epochs=2").exit_code == 0
+    Path("r/weights.npz").write_bytes(b"not a zip")
+    damaged = run("eval", "r")
+    assert damaged.exit_code == 2 and damaged.stderr.startswith("error: r/weights.npz: damaged weights file")
+    no_split = run("eval", CONFIGS.parent / "configs")
+    assert no_split.exit_code == 2
+
+
+def test_eval_table(in_tmp):
+    assert run("fit", CONFIGS / "xor.yaml", "-q", "--run-dir", "r", "--set", "training.epochs=2").exit_code == 0
+    result = run("eval", "r")
+    assert result.exit_code == 0 and "loss" in result.stdout and "accuracy" in result.stdout
+
+
+def test_help_lists_the_commands_and_imports_nothing_heavy():
+    code = (
+        "import sys; from nntrain.cli import app; "
+        "from typer.testing import CliRunner; r = CliRunner().invoke(app, ['--help']); "
+        "assert r.exit_code == 0 and 'fit' in r.stdout and 'predict' in r.stdout, r.stdout; "
+        "heavy = [m for m in ('numpy', 'pydantic', 'matplotlib', 'sklearn', 'dask') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,168 @@
+import textwrap
+
+import pytest
+import yaml
+
+from nntrain.config import ExperimentConfig, dump_config, load_config, parse_config
+from nntrain.errors import ConfigError
+
+GOOD = """\
+name: xor
+seed: 0
+data: {source: xor, batch_size: 4}
+model:
+  inputs: 2
+  layers:
+    - units: 2
+      activation: sigmoid
+      init: {name: normal, scale: 0.01}
+    - {units: 1, activation: sigmoid}
+loss: binary_crossentropy
+optimizer: {name: adam, lr: 0.001}
+training: {epochs: 10}
+metrics: [accuracy]
+"""
+
+
+def error_of(text, overrides=(), path="exp.yaml"):
+    with pytest.raises(ConfigError) as info:
+        parse_config(textwrap.dedent(text), path, overrides)
+    return str(info.value)
+
+
+def test_a_good_config_gets_every_default():
+    config = parse_config(GOOD)
+    assert config.optimizer.beta2 == 0.999
+    assert config.model.layers[0].init.scale == 0.01
+    assert config.model.layers[1].init.name == "xavier_uniform"
+    assert config.model.layers[1].keep_prob == 1.0
+    assert config.training.clip_norm is None
+    assert config.dtype == "float32"
+
+
+def test_the_resolved_config_round_trips():
+    config = parse_config(GOOD)
+    again = parse_config(dump_config(config))
+    assert again.model_dump() == config.model_dump()
+    assert yaml.safe_load(dump_config(config))["optimizer"] == {
+        "name": "adam", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-08
+    }
+
+
+def test_bare_initializer_name():
+    config = parse_config(GOOD.replace("init: {name: normal, scale: 0.01}", "init: he_normal"))
+    assert config.model.layers[0].init.name == "he_normal" and config.model.layers[0].init.scale is None
+
+
+def test_unknown_key_names_line_field_and_the_known_keys():
+    message = error_of(GOOD.replace("    - {units: 1,", "    - {unit: 1,"))
+    assert message.startswith("exp.yaml, line 10: model.layers.1.unit: unknown key 'unit'; expected one of: units,")
+    message = error_of(GOOD + "epochs: 5\n")
+    assert message.startswith("exp.yaml, line 15: epochs: unknown key 'epochs'; expected one of: name, seed, dtype")
+
+
+def test_misspelled_names():
+    assert error_of(GOOD.replace("activation: sigmoid\n      init", "activation: sigmod\n      init")) == (
+        "exp.yaml, line 8: model.layers.0.activation: Input should be 'sigmoid', 'tanh', 'relu', "
+        "'leaky_relu', 'linear' or 'softmax'; got 'sigmod'"
+    )
+    message = error_of(GOOD.replace("loss: binary_crossentropy", "loss: bce"))
+    assert message.startswith("exp.yaml, line 11: loss: Input should be 'mse', 'binary_crossentropy' or")
+    message = error_of(GOOD.replace("name: adam", "name: adamw"))
+    assert message.startswith("exp.yaml, line 12: optimizer: ") and "'sgd', 'adam'" in message
+    message = error_of(GOOD.replace("name: normal", "name: gaussian"))
+    assert message.startswith("exp.yaml, line 9: model.layers.0.init.name: Input should be 'zeros', 'normal'")
+
+
+def test_values_out_of_bounds():
+    assert error_of(GOOD.replace("units: 2", "units: -2")) == (
+        "exp.yaml, line 7: model.layers.0.units: Input should be greater than 0; got -2"
+    )
+    assert error_of(GOOD.replace("lr: 0.001", "lr: -1")) == (
+        "exp.yaml, line 12: optimizer.lr: Input should be greater than 0; got -1"
+    )
+    message = error_of(GOOD.replace("activation: sigmoid\n      init", "activation: sigmoid\n      keep_prob: 1.5\n      init"))
+    assert message == "exp.yaml, line 9: model.layers.0.keep_prob: Input should be less than or equal to 1; got 1.5"
+    message = error_of(GOOD.replace("activation: sigmoid\n      init", "activation: sigmoid\n      keep_prob: 0\n      init"))
+    assert message == "exp.yaml, line 9: model.layers.0.keep_prob: Input should be greater than 0; got 0"
+    assert "model.layers.0.units: Input should be less than or equal to 1000000" in error_of(GOOD.replace("units: 2", "units: 100000000000"))
+
+
+def test_wrong_types():
+    assert error_of(GOOD.replace("seed: 0", "seed: zero")).startswith(
+        "exp.yaml, line 2: seed: Input should be a valid integer"
+    )
+    assert error_of(GOOD.replace("training: {epochs: 10}", "training: 10")) == (
+        "exp.yaml, line 13: training: Input should be a valid dictionary or instance of TrainingConfig; got int"
+    )
+
+
+def test_missing_required_keys():
+    assert error_of("name: x\nmodel: {layers: [{units: 1}]}\n") == "exp.yaml: loss: required key is missing"
+    message = error_of("loss: mse\nmodel: {layers: []}\n")
+    assert message.startswith("exp.yaml, line 2: model.layers: List should have at least 1 item")
+
+
+def test_several_problems_are_counted():
+    message = error_of(GOOD.replace("seed: 0", "seed: -1").replace("lr: 0.001", "lr: 0"))
+    assert message.endswith("(and 1 more problem)")
+
+
+def test_dropout_on_the_output_layer_is_refused():
+    message = error_of(GOOD.replace("{units: 1, activation: sigmoid}", "{units: 1, activation: sigmoid, keep_prob: 0.5}"))
+    assert message == (
+        "exp.yaml, line 10: model.layers.1.keep_prob: dropout on the output layer would drop predictions; "
+        "use keep_prob on hidden layers"
+    )
+
+
+def test_accuracy_needs_a_classification_loss():
+    message = error_of(GOOD.replace("loss: binary_crossentropy", "loss: mse"))
+    assert message == "exp.yaml, line 14: metrics.0: 'accuracy' needs a classification loss, not 'mse'"
+
+
+def test_yaml_syntax_error_names_line_and_column():
+    message = error_of("name: x\nmodel: {layers: [\nloss: : mse\n")
+    assert message.startswith("exp.yaml, line 3, column") and "invalid YAML" in message
+
+
+def test_top_level_must_be_a_mapping():
+    assert error_of("- 1\n- 2\n") == "exp.yaml: expected a mapping of config keys (name, data, model, ...), got a list"
+    assert error_of("") == "exp.yaml: expected a mapping of config keys (name, data, model, ...), got nothing"
+
+
+def test_python_tags_are_refused():
+    message = error_of("name: !!python/object/apply:os.system ['echo hi']\n")
+    assert "invalid YAML" in message
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(ConfigError, match=r"nope.yaml: config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match=r"is a directory, expected a YAML config file"):
+        load_config(tmp_path)
+
+
+def test_overrides_by_dotted_path():
+    config = parse_config(GOOD, overrides=["optimizer.lr=0.01", "model.layers.0.units=8", "training.clip_norm=1"])
+    assert config.optimizer.lr == 0.01
+    assert config.model.layers[0].units == 8
+    assert config.training.clip_norm == 1.0
+    config = parse_config(GOOD, overrides=["optimizer={name: sgd, momentum: 0.9}", "model.layers.0.init.scale=0.5"])
+    assert config.optimizer.name == "sgd" and config.optimizer.momentum == 0.9
+    assert config.model.layers[0].init.scale == 0.5
+    bare = GOOD.replace("init: {name: normal, scale: 0.01}", "init: he_normal")
+    assert parse_config(bare, overrides=["model.layers.0.init.scale=3"]).model.layers[0].init.name == "he_normal"
+
+
+def test_override_errors_name_the_override():
+    assert error_of(GOOD, ["optimizer.lr=-1"]) == "--set optimizer.lr=-1: optimizer.lr: Input should be greater than 0; got -1"
+    assert error_of(GOOD, ["optimizer.lrr=1"]).startswith("--set optimizer.lrr=1: optimizer.lrr: unknown key 'lrr'; expected one of: name, lr,")
+    assert error_of(GOOD, ["model.layers.5.units=1"]) == "--set model.layers.5.units=1: model.layers is a list of 2, no index '5'"
+    assert error_of(GOOD, ["nonsense"]) == "--set 'nonsense': expected KEY=VALUE, e.g. optimizer.lr=0.01"
+    assert error_of(GOOD, [("seed=-3", "--seed -3")]) == "--seed -3: seed: Input should be greater than or equal to 0; got -3"
+
+
+def test_python_construction_checks_the_same_bounds():
+    with pytest.raises(Exception, match="greater than 0"):
+        ExperimentConfig.model_validate({"model": {"layers": [{"units": 0}]}, "loss": "mse"})

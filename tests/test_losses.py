@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+
+from nntrain.gradcheck import numerical_gradient, relative_error
+from nntrain.losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    MeanSquaredError,
+    make_loss,
+    pairing_warning,
+)
+
+
+def gradcheck(loss, out, y):
+    def objective():
+        return loss.forward(out, y)
+
+    objective()
+    analytic = loss.backward().copy()
+    return relative_error(analytic, numerical_gradient(objective, out))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (6, 1), (6, 3)])
+def test_mse_gradient_and_value(shape, rng):
+    a, y = rng.normal(size=shape), rng.normal(size=shape)
+    loss = MeanSquaredError()
+    assert loss.forward(a, y) == pytest.approx(np.mean((a - y) ** 2))
+    assert gradcheck(loss, a, y) < 1e-6
+
+
+@pytest.mark.parametrize("from_logits", [True, False])
+@pytest.mark.parametrize("shape", [(1, 1), (8, 1), (8, 3)])
+def test_binary_crossentropy_gradient_and_value(from_logits, shape, rng):
+    z = rng.normal(0, 2, shape)
+    p = 1 / (1 + np.exp(-z))
+    y = (rng.random(shape) < 0.5).astype(float)
+    expected = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    loss = BinaryCrossentropy(from_logits)
+    out = z if from_logits else p
+    assert loss.forward(out, y) == pytest.approx(expected, rel=1e-9)
+    np.testing.assert_allclose(loss.prediction, p)
+    assert gradcheck(loss, out.copy(), y) < 1e-6
+
+
+@pytest.mark.parametrize("from_logits", [True, False])
+@pytest.mark.parametrize("one_hot", [True, False])
+def test_categorical_crossentropy_gradient_and_value(from_logits, one_hot, rng):
+    z = rng.normal(0, 2, (7, 4))
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    labels = rng.integers(0, 4, 7)
+    y = np.eye(4)[labels] if one_hot else labels
+    expected = -np.mean(np.log(p[np.arange(7), labels]))
+    loss = CategoricalCrossentropy(from_logits)
+    out = z if from_logits else p
+    assert loss.forward(out, y) == pytest.approx(expected, rel=1e-9)
+    np.testing.assert_allclose(loss.prediction, p)
+    assert gradcheck(loss, out.copy(), y) < 1e-6
+
+
+def test_labels_and_one_hot_give_the_same_loss_and_gradient(rng):
+    z = rng.normal(size=(5, 3))
+    labels = np.array([0, 2, 1, 1, 0])
+    a, b = CategoricalCrossentropy(), CategoricalCrossentropy()
+    assert a.forward(z, labels) == pytest.approx(b.forward(z, np.eye(3)[labels]))
+    np.testing.assert_allclose(a.backward(), b.backward())
+
+
+def test_from_logits_is_stable_for_extreme_logits():
+    z = np.array([[-800.0], [800.0]])
+    y = np.array([[1.0], [0.0]])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        value = BinaryCrossentropy(True).forward(z, y)
+    assert value == pytest.approx(800.0)
+    zc = np.array([[900.0, -900.0]])
+    with np.errstate(over="raise"):
+        assert CategoricalCrossentropy(True).forward(zc, np.array([1])) == pytest.approx(1800.0)
+
+
+def test_pairing_decides_from_logits_and_warns_on_a_mismatch():
+    assert make_loss("binary_crossentropy", "sigmoid").from_logits
+    assert not make_loss("binary_crossentropy", "tanh").from_logits
+    assert make_loss("categorical_crossentropy", "softmax").from_logits
+    assert pairing_warning("mse", "linear") is None
+    assert pairing_warning("binary_crossentropy", "sigmoid") is None
+    message = pairing_warning("mse", "sigmoid")
+    assert "output activation 'sigmoid' does not match loss 'mse'" in message
+    assert "linear" in message
