@@ -91,13 +91,61 @@ class ModelConfig(Section):
     layers: list[LayerConfig] = Field(min_length=1)
 
 
-class DataConfig(Section):
-    """Where the examples come from and how they are batched."""
+DataSource = Literal[
+    "xor", "moons", "circles", "spirals", "blobs", "sine",  # built-in, generated from the run's seed
+    "csv", "npz", "npy",  # files: `path` (relative to the config file's folder)
+    "sklearn:iris", "sklearn:digits", "sklearn:wine", "sklearn:breast_cancer", "sklearn:diabetes",
+]
+FILE_SOURCES = ("csv", "npz", "npy")
+SYNTHETIC_SOURCES = ("xor", "moons", "circles", "spirals", "blobs", "sine")
 
-    source: Literal["xor"] = Field("xor", description="built-in data set")
+
+class SplitConfig(Section):
+    """Shares of the examples held out for validation and test (seeded; stratified for classification)."""
+
+    val: float = Field(0.0, ge=0, lt=1, description="share for validation, logged every epoch as val_*")
+    test: float = Field(0.0, ge=0, lt=1, description="share for the final test (nntrain eval --split test)")
+
+    @model_validator(mode="after")
+    def _leaves_training_data(self):
+        if self.val + self.test >= 1:
+            raise _inconsistent(("val",), f"val + test = {self.val + self.test:g} leaves no training data; keep it below 1")
+        return self
+
+
+class DataConfig(Section):
+    """Where the examples come from, how they are split, scaled and batched."""
+
+    source: DataSource = Field("xor", description="a built-in set, a file kind, or sklearn:<name>")
+    path: str | None = Field(None, description="csv / npz / npy: the file, relative to the config's folder")
+    target: str | list[str] | None = Field(None, description="csv: the target column (a list: regression targets)")
+    features: list[str] | None = Field(None, description="csv: the feature columns; default: all but the target")
+    n_samples: int | None = Field(None, gt=0, le=10_000_000, description="built-in sets: how many examples")
+    noise: float | None = Field(None, ge=0, description="built-in sets: standard deviation of added noise")
+    classes: int | None = Field(None, ge=2, le=1000, description="spirals / blobs: number of classes")
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    standardize: bool = Field(False, description="scale inputs to mean 0, std 1 using the training split")
     batch_size: int = Field(32, gt=0)
     shuffle: bool = Field(True, description="reshuffle the training examples every epoch")
     drop_last: bool = Field(False, description="skip a last batch smaller than batch_size")
+
+    @model_validator(mode="after")
+    def _fields_fit_the_source(self):
+        if self.source in FILE_SOURCES and self.path is None:
+            raise _inconsistent(("path",), f"source {self.source!r} needs a path")
+        if self.source not in FILE_SOURCES and self.path is not None:
+            raise _inconsistent(("path",), f"source {self.source!r} takes no path (csv, npz and npy do)")
+        if self.source == "csv" and self.target is None:
+            raise _inconsistent(("target",), "source 'csv' needs a target column")
+        if self.source != "csv":
+            for key in ("target", "features"):
+                if getattr(self, key) is not None:
+                    raise _inconsistent((key,), f"only source 'csv' takes {key}")
+        if self.source not in SYNTHETIC_SOURCES:
+            for key in ("n_samples", "noise", "classes"):
+                if getattr(self, key) is not None:
+                    raise _inconsistent((key,), f"only the built-in sets ({', '.join(SYNTHETIC_SOURCES)}) take {key}")
+        return self
 
 
 class SGDConfig(Section):
@@ -196,7 +244,11 @@ def load_config(path, overrides=()):
         raise ConfigError(f"{path}: is a directory, expected a YAML config file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read config file: {e}") from None
-    return parse_config(text, path, overrides)
+    config = parse_config(text, path, overrides)
+    if config.data.path is not None:
+        # Paths in a config are relative to the config file's folder; the resolved config keeps them absolute.
+        config.data.path = str((path.parent / Path(config.data.path).expanduser()).resolve())
+    return config
 
 
 def parse_config(text, path="<config>", overrides=()):
@@ -284,7 +336,7 @@ class ConfigSource:
         elif kind == "missing":
             message = "required key is missing"
         elif kind == "inconsistent":
-            loc = first["ctx"]["loc"]
+            loc = loc + tuple(first["ctx"]["loc"])  # the section's path + the field within it
             message = first["msg"]
         elif kind in ("model_type", "model_attributes_type", "dict_type", "list_type"):
             message = f"{first['msg']}; got {_kind(first['input'])}"

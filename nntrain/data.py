@@ -22,11 +22,15 @@ class Split:
 
 @dataclass
 class Dataset:
-    """The splits of one data set; ``classes``: class names for classification targets, if known."""
+    """The splits of one data set.
+
+    ``meta``: what a run must keep to use the data again -- class names, feature names, the
+    standardisation's mean and std -- saved as the run's data.json (JSON values only).
+    """
 
     train: Split
     splits: dict = field(default_factory=dict)  # name -> Split, including "train"
-    classes: list | None = None
+    meta: dict = field(default_factory=dict)
 
     @property
     def n_features(self):

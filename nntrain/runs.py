@@ -5,6 +5,7 @@ A run directory holds:
 - ``config.yaml``: the resolved config (every default filled in); it reproduces the run.
 - ``metrics.csv``: one row per epoch (``epoch``, the loss and metrics, ``epoch_time_s``).
 - ``weights.npz``: arrays ``layers.<i>.W`` (units, inputs), ``layers.<i>.b`` and batch-norm arrays.
+- ``data.json`` (where the data needs it): class names, feature names, standardisation mean and std.
 - ``summary.json``: status (running, completed, failed, interrupted, diverged), epochs, final metrics,
   parameter count, wall time, seed and nntrain version.
 
@@ -24,6 +25,7 @@ import numpy as np
 from .errors import RunError
 
 CONFIG, METRICS, WEIGHTS, SUMMARY = "config.yaml", "metrics.csv", "weights.npz", "summary.json"
+DATA = "data.json"
 
 
 def create_run_dir(name, run_dir=None, root="runs"):

@@ -26,7 +26,7 @@ from .losses import make_loss, pairing_warning
 from .metrics import METRICS
 from .model import build_model
 from .optimizers import clip_by_global_norm, make_optimizer
-from .runs import CONFIG, METRICS as METRICS_FILE, SUMMARY, WEIGHTS, create_run_dir, write_json, write_metrics, write_text, write_weights
+from .runs import CONFIG, DATA, METRICS as METRICS_FILE, SUMMARY, WEIGHTS, create_run_dir, write_json, write_metrics, write_text, write_weights
 
 
 class NNTrainWarning(UserWarning):
@@ -143,6 +143,8 @@ def fit(config, *, run_dir=None, runs_root="runs", on_epoch=None):
     loader = Loader(data.train, config.data.batch_size, config.data.shuffle, config.data.drop_last, rng)
     path = create_run_dir(config.name, run_dir, runs_root)
     write_text(path / CONFIG, dump_config(config))
+    if data.meta:
+        write_json(path / DATA, data.meta)
     summary = {"status": "running", "name": config.name, "seed": config.seed, "started": _iso(started)}
     write_json(path / SUMMARY, summary)
 

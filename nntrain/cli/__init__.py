@@ -1,9 +1,15 @@
 """nntrain's command line: one module per command, each parsing its arguments, calling one library
-function and printing the result. A new command goes into ``nntrain/cli/<command>.py`` and is imported
-here."""
+function and printing the result. A new command goes into ``nntrain/cli/<command>.py``; every module
+here whose name does not start with an underscore is imported, and so registered, at start-up."""
+
+import importlib
+import pkgutil
 
 from ._app import app
-from . import evaluate, fit, predict  # noqa: F401  (registers the commands)
+
+for _module in pkgutil.iter_modules(__path__):
+    if not _module.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 
 def main():
