@@ -177,6 +177,13 @@ class TrainingConfig(Section):
     clip_norm: PositiveFloat | None = Field(None, description="rescale all gradients to this global L2 norm")
 
 
+class SweepConfig(Section):
+    """A grid of variants for ``nntrain sweep``: dotted config paths and the values each takes."""
+
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="e.g. {optimizer.lr: [0.1, 0.01]}")
+    seeds: int | None = Field(None, gt=0, le=10_000, description="run every variant with seeds 0..seeds-1")
+
+
 class ExperimentConfig(Section):
     """A whole experiment: what ``nntrain fit`` reads and saves, resolved, as the run's config.yaml."""
 
@@ -189,6 +196,7 @@ class ExperimentConfig(Section):
     optimizer: OptimizerConfig = Field(default_factory=lambda: AdamConfig(name="adam"))
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     metrics: list[MetricName] = Field(default_factory=list)
+    sweep: SweepConfig | None = Field(None, description="the grid `nntrain sweep` runs; ignored by fit")
 
     # Where the config came from, for error messages: set by load_config, never saved.
     _source: "ConfigSource | None" = PrivateAttr(None)
