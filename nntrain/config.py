@@ -73,8 +73,8 @@ class LayerConfig(Section):
     activation: ActivationName = "relu"
     init: InitConfig = Field(default_factory=InitConfig)
     weights: HandSetWeights | None = Field(None, description="hand-set initial weights")
-    l1: float = Field(0.0, ge=0, description="kernel penalty l1 * sum|W| added to the loss")
-    l2: float = Field(0.0, ge=0, description="kernel penalty l2 * sum W^2 added to the loss")
+    l1: float | None = Field(None, ge=0, description="kernel penalty l1 * sum|W| added to the loss; default model.l1")
+    l2: float | None = Field(None, ge=0, description="kernel penalty l2 * sum W^2 added to the loss; default model.l2")
     keep_prob: float = Field(1.0, gt=0, le=1, description="inverted dropout on the outputs; 1 = none")
     batchnorm: bool = Field(False, description="batch-normalise the pre-activations (momentum 0.1, eps 1e-5)")
 
@@ -88,7 +88,18 @@ class ModelConfig(Section):
     """A sequential stack of dense layers."""
 
     inputs: int | None = Field(None, gt=0, le=MAX_UNITS, description="input features; default: from the data")
+    l1: float = Field(0.0, ge=0, description="default l1 of every layer")
+    l2: float = Field(0.0, ge=0, description="default l2 of every layer")
     layers: list[LayerConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _default_penalties(self):
+        for layer in self.layers:
+            for key in ("l1", "l2"):
+                if getattr(layer, key) is None:
+                    # object.__setattr__: a resolved default, not a user's assignment to validate.
+                    object.__setattr__(layer, key, getattr(self, key))
+        return self
 
 
 DataSource = Literal[
@@ -167,14 +178,90 @@ class AdamConfig(Section):
     eps: PositiveFloat = 1e-8
 
 
-OptimizerConfig = Annotated[Union[SGDConfig, AdamConfig], Field(discriminator="name")]
+class RMSpropConfig(Section):
+    """RMSprop: v = rho v + (1 - rho) g^2;  w -= lr g / (sqrt(v) + eps)."""
+
+    name: Literal["rmsprop"]
+    lr: PositiveFloat = 0.001
+    rho: float = Field(0.9, ge=0, lt=1)
+    eps: PositiveFloat = 1e-7
+
+
+class AdagradConfig(Section):
+    """Adagrad: s += g^2;  w -= lr g / (sqrt(s) + eps), s starting at initial_accumulator."""
+
+    name: Literal["adagrad"]
+    lr: PositiveFloat = 0.01
+    initial_accumulator: float = Field(0.1, ge=0)
+    eps: PositiveFloat = 1e-7
+
+
+class AdamWConfig(Section):
+    """Adam with decoupled weight decay: w -= lr * weight_decay * w, then the Adam step."""
+
+    name: Literal["adamw"]
+    lr: PositiveFloat = 0.001
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    eps: PositiveFloat = 1e-8
+    weight_decay: float = Field(0.01, ge=0)
+
+
+OptimizerConfig = Annotated[
+    Union[SGDConfig, AdamConfig, RMSpropConfig, AdagradConfig, AdamWConfig], Field(discriminator="name")
+]
+
+
+class StepSchedule(Section):
+    """lr * gamma ** (epoch // step_size)."""
+
+    name: Literal["step"]
+    step_size: int = Field(10, gt=0, description="epochs between decays")
+    gamma: float = Field(0.1, gt=0, le=1)
+    warmup_epochs: int = Field(0, ge=0, description="linear ramp from lr / warmup_epochs to lr first")
+
+
+class ExponentialSchedule(Section):
+    """lr * gamma ** epoch."""
+
+    name: Literal["exponential"]
+    gamma: float = Field(0.95, gt=0, le=1)
+    warmup_epochs: int = Field(0, ge=0, description="linear ramp from lr / warmup_epochs to lr first")
+
+
+class CosineSchedule(Section):
+    """min_lr + (lr - min_lr) (1 + cos(pi epoch / epochs)) / 2 over the epochs after warm-up."""
+
+    name: Literal["cosine"]
+    min_lr: float = Field(0.0, ge=0)
+    warmup_epochs: int = Field(0, ge=0, description="linear ramp from lr / warmup_epochs to lr first")
+
+
+ScheduleConfig = Annotated[Union[StepSchedule, ExponentialSchedule, CosineSchedule], Field(discriminator="name")]
+
+
+class EarlyStoppingConfig(Section):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    monitor: str = Field("val_loss", description="a logged column of metrics.csv, e.g. val_loss, val_accuracy")
+    mode: Literal["min", "max", "auto"] = Field("auto", description="auto: max for accuracy, min otherwise")
+    patience: int = Field(10, gt=0)
+    min_delta: float = Field(0.0, ge=0)
+    restore_best: bool = Field(True, description="end with the weights of the best epoch")
 
 
 class TrainingConfig(Section):
-    """The training loop."""
+    """The training loop. Each step: gradients of loss + penalties -> clip_value -> clip_norm -> update."""
 
-    epochs: int = Field(100, gt=0)
+    epochs: int = Field(100, gt=0, le=10_000_000)
     clip_norm: PositiveFloat | None = Field(None, description="rescale all gradients to this global L2 norm")
+    clip_value: PositiveFloat | None = Field(None, description="clip every gradient element to [-v, v]")
+    schedule: ScheduleConfig | None = Field(None, description="learning-rate schedule, per epoch")
+    early_stopping: EarlyStoppingConfig | None = None
+    checkpoint_every: int | None = Field(
+        None, gt=0, description="epochs between checkpoints; default: at most one a minute"
+    )
+    diagnostics: bool = Field(True, description="per-layer gradient/weight/activation statistics per epoch")
 
 
 class SweepConfig(Section):

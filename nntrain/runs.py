@@ -6,8 +6,10 @@ A run directory holds:
 - ``metrics.csv``: one row per epoch (``epoch``, the loss and metrics, ``epoch_time_s``).
 - ``weights.npz``: arrays ``layers.<i>.W`` (units, inputs), ``layers.<i>.b`` and batch-norm arrays.
 - ``data.json`` (where the data needs it): class names, feature names, standardisation mean and std.
+- ``diagnostics.csv``: per epoch and layer, gradient and weight norms, update ratios, dead / saturated units.
 - ``summary.json``: status (running, completed, failed, interrupted, diverged), epochs, final metrics,
   parameter count, wall time, seed and nntrain version.
+- ``checkpoint.npz`` while a run is unfinished: the state to resume from (see nntrain.checkpoint).
 
 Directories are created with ``os.mkdir`` (atomic: two runs never share one) and never reused; every
 file is written to a temporary name and renamed into place, so a reader never sees half a file.
@@ -25,7 +27,7 @@ import numpy as np
 from .errors import RunError
 
 CONFIG, METRICS, WEIGHTS, SUMMARY = "config.yaml", "metrics.csv", "weights.npz", "summary.json"
-DATA = "data.json"
+DATA, DIAGNOSTICS = "data.json", "diagnostics.csv"
 
 
 def create_run_dir(name, run_dir=None, root="runs"):
@@ -58,18 +60,26 @@ def create_run_dir(name, run_dir=None, root="runs"):
     raise RunError(f"{root}: too many runs named {name!r} in the same second")
 
 
-def _write_atomic(path, data):
+def write_bytes(path, data):
+    """Write to a temporary name, then rename: readers see the old file or the new one, never half.
+
+    A failure (permission, full disk) leaves the previous file in place and raises RunError.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise RunError(f"{path}: cannot write: {e.strerror or e}; the previous version is kept") from None
 
 
 def write_text(path, text):
-    _write_atomic(path, text.encode("utf-8"))
+    write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path, obj):
@@ -79,7 +89,7 @@ def write_json(path, obj):
 def write_weights(path, arrays):
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    _write_atomic(path, buffer.getvalue())
+    write_bytes(path, buffer.getvalue())
 
 
 def write_metrics(path, rows):
@@ -120,13 +130,13 @@ def read_summary(run_dir):
     return summary
 
 
-def read_metrics(run_dir):
-    """The per-epoch rows of metrics.csv as dicts of floats (epoch as int)."""
-    path = Path(run_dir) / METRICS
+def read_metrics(run_dir, name=METRICS):
+    """The per-epoch rows of metrics.csv (or diagnostics.csv) as dicts of floats (epoch as int)."""
+    path = Path(run_dir) / name
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RunError(f"{run_dir}: no {METRICS} in the run directory") from None
+        raise RunError(f"{run_dir}: no {name} in the run directory") from None
     except (OSError, UnicodeDecodeError) as e:
         raise RunError(f"{path}: cannot read: {e}") from None
     rows = []

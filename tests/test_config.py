@@ -68,7 +68,7 @@ def test_misspelled_names():
     )
     message = error_of(GOOD.replace("loss: binary_crossentropy", "loss: bce"))
     assert message.startswith("exp.yaml, line 11: loss: Input should be 'mse', 'binary_crossentropy' or")
-    message = error_of(GOOD.replace("name: adam", "name: adamw"))
+    message = error_of(GOOD.replace("name: adam", "name: adamm"))
     assert message.startswith("exp.yaml, line 12: optimizer: ") and "'sgd', 'adam'" in message
     message = error_of(GOOD.replace("name: normal", "name: gaussian"))
     assert message.startswith("exp.yaml, line 9: model.layers.0.init.name: Input should be 'zeros', 'normal'")

@@ -79,3 +79,71 @@ def test_clip_by_global_norm():
     unchanged = [np.array([0.3, 0.4])]
     assert clip_by_global_norm(unchanged, 1.0) == pytest.approx(0.5)
     np.testing.assert_allclose(unchanged[0], [0.3, 0.4])
+
+
+def test_rmsprop_by_hand():
+    w, lr, rho, eps = np.array([1.0]), 0.01, 0.9, 1e-7
+    opt = __import__("nntrain.optimizers", fromlist=["RMSprop"]).RMSprop(lr=lr, rho=rho, eps=eps)
+    v, expected = 0.0, 1.0
+    for g in [0.5, -2.0, 1.0]:
+        v = rho * v + (1 - rho) * g * g
+        expected -= lr * g / (np.sqrt(v) + eps)
+        opt.step([w], [np.array([g])])
+        assert w[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_adagrad_by_hand():
+    from nntrain.optimizers import Adagrad
+
+    w, lr, eps = np.array([1.0]), 0.1, 1e-7
+    opt = Adagrad(lr=lr, initial_accumulator=0.1, eps=eps)
+    s, expected = 0.1, 1.0
+    for g in [0.5, -2.0, 1.0]:
+        s += g * g
+        expected -= lr * g / (np.sqrt(s) + eps)
+        opt.step([w], [np.array([g])])
+        assert w[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_adamw_decays_then_steps_like_adam():
+    from nntrain.optimizers import AdamW
+
+    lr, wd = 0.01, 0.1
+    w, reference = np.array([2.0]), np.array([2.0])
+    opt, adam = AdamW(lr=lr, weight_decay=wd), Adam(lr=lr)
+    for g in [1.0, -0.5]:
+        opt.step([w], [np.array([g])])
+        reference *= 1 - lr * wd
+        adam.step([reference], [np.array([g])])
+        assert w[0] == pytest.approx(reference[0], rel=1e-12)
+    assert AdamW(lr=lr, weight_decay=0.0).weight_decay == 0.0
+
+
+def test_clip_by_value():
+    from nntrain.optimizers import clip_by_value
+
+    grads = [np.array([-3.0, 0.5]), np.array([[2.0]])]
+    assert clip_by_value(grads, 1.0)
+    np.testing.assert_array_equal(grads[0], [-1.0, 0.5])
+    np.testing.assert_array_equal(grads[1], [[1.0]])
+    assert not clip_by_value([np.array([0.1, -0.2])], 1.0)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop", "adagrad"])
+def test_state_dict_round_trip_continues_exactly(name, rng):
+    from nntrain.optimizers import OPTIMIZERS
+
+    options = {"momentum": 0.9} if name == "sgd" else {}
+    params = [rng.normal(size=(3, 2)), rng.normal(size=4)]
+    grads = [[rng.normal(size=p.shape) for p in params] for _ in range(4)]
+    a = OPTIMIZERS[name](**options)
+    for g in grads[:2]:
+        a.step(params, g)
+    copy = [p.copy() for p in params]
+    b = OPTIMIZERS[name](**options)
+    b.load_state_dict({k: v.copy() for k, v in a.state_dict().items()}, copy)
+    for g in grads[2:]:
+        a.step(params, g)
+        b.step(copy, g)
+    for p, q in zip(params, copy):
+        assert p.tobytes() == q.tobytes()

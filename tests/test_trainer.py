@@ -13,7 +13,7 @@ from nntrain.trainer import NNTrainWarning, fit
 def test_run_directory_contents(tmp_path):
     result = fit(make_config(), runs_root=tmp_path)
     files = sorted(p.name for p in result.run_dir.iterdir())
-    assert files == ["config.yaml", "metrics.csv", "summary.json", "weights.npz"]
+    assert files == ["config.yaml", "diagnostics.csv", "metrics.csv", "summary.json", "weights.npz"]
     assert result.run_dir.name.startswith("xor-")
     summary = json.loads((result.run_dir / "summary.json").read_text())
     assert summary["status"] == "completed"
@@ -119,3 +119,71 @@ def test_interrupt_leaves_a_consistent_directory(tmp_path):
     assert summary["status"] == "interrupted" and summary["epochs"] == 3
     assert len(read_metrics(tmp_path / "run")) == 3
     assert sorted(read_weights(tmp_path / "run")) == ["layers.0.W", "layers.0.b", "layers.1.W", "layers.1.b"]
+
+
+def test_early_stopping_restores_the_best_epoch(tmp_path):
+    config = make_config(
+        optimizer={"name": "sgd", "lr": 5.0},
+        training={"epochs": 200, "early_stopping": {"monitor": "loss", "patience": 3, "min_delta": 0.0}},
+    )
+    result = fit(config, runs_root=tmp_path)
+    summary = result.summary
+    assert summary["stopped_early"] and summary["status"] == "completed"
+    best = summary["best_epoch"]
+    losses = [row["loss"] for row in result.history]
+    assert len(losses) == best + 3 < 200
+    assert summary["best"]["loss"] == min(losses) == losses[best - 1]
+
+
+def test_early_stopping_mode_auto_maximises_accuracy():
+    from nntrain.callbacks import EarlyStopping
+
+    assert EarlyStopping(monitor="val_accuracy").mode == "max"
+    assert EarlyStopping(monitor="val_loss").mode == "min"
+    assert EarlyStopping(monitor="loss", mode="max").mode == "max"
+
+
+def test_early_stopping_on_a_metric_that_is_not_logged(tmp_path):
+    config = make_config(training={"early_stopping": {"monitor": "val_loss"}})
+    with pytest.raises(ConfigError) as info:
+        fit(config, runs_root=tmp_path / "runs")
+    assert str(info.value) == "training.early_stopping.monitor: 'val_loss' is not logged by this run; logged: loss, accuracy"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_learning_rate_schedule_is_applied_and_logged(tmp_path):
+    config = make_config(optimizer={"name": "sgd", "lr": 0.1}, training={"epochs": 4, "schedule": {"name": "step", "step_size": 2, "gamma": 0.5}})
+    assert [row["lr"] for row in fit(config, runs_root=tmp_path).history] == [0.1, 0.1, 0.05, 0.05]
+
+
+def test_clip_value_counts_clipped_steps(tmp_path):
+    rows = fit(make_config(training={"epochs": 2, "clip_value": 1e-9}), runs_root=tmp_path).history
+    assert [row["clipped_steps"] for row in rows] == [1, 1]
+
+
+def test_a_top_level_penalty_is_every_layers_default():
+    config = make_config(model={"l2": 0.01, "layers": [{"units": 4}, {"units": 1, "activation": "sigmoid", "l2": 0.5}]})
+    assert [layer.l2 for layer in config.model.layers] == [0.01, 0.5]
+    assert [layer.l1 for layer in config.model.layers] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ({"source": "xor", "batch_size": 1}, "data.batch_size: batch norm needs at least 2 examples per training batch"),
+        ({"source": "xor", "batch_size": 3}, "data.batch_size: with 4 training examples the last batch of every epoch has 1 example"),
+    ],
+)
+def test_batch_norm_needs_two_examples_per_batch(data, message, tmp_path):
+    config = make_config(data=data, model={"layers": [{"units": 4, "batchnorm": True}, {"units": 1, "activation": "sigmoid"}]})
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        fit(config, runs_root=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_batch_norm_with_drop_last_skips_the_single_example(tmp_path):
+    config = make_config(
+        data={"source": "xor", "batch_size": 3, "drop_last": True},
+        model={"layers": [{"units": 4, "batchnorm": True}, {"units": 1, "activation": "sigmoid"}]},
+    )
+    assert fit(config, runs_root=tmp_path).status == "completed"

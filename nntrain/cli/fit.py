@@ -8,7 +8,7 @@ from ._app import command, fmt
 
 @command()
 def fit(
-    config: Annotated[Path, typer.Argument(help="YAML experiment config.", show_default=False)],
+    config: Annotated[Optional[Path], typer.Argument(help="YAML experiment config.", show_default=False)] = None,
     set_: Annotated[
         Optional[list[str]],
         typer.Option("--set", help="Override a config value by dotted path, e.g. optimizer.lr=0.01 (repeatable)."),
@@ -18,25 +18,58 @@ def fit(
         Optional[Path], typer.Option("--run-dir", help="Write the run exactly here (must not exist yet).")
     ] = None,
     runs_root: Annotated[Path, typer.Option("--runs", help="Where new run directories go.")] = Path("runs"),
+    resume: Annotated[
+        Optional[Path], typer.Option("--resume", help="Continue this interrupted run in its own directory.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ):
-    """Train the network a YAML config describes and write a run directory."""
-    from nntrain.config import load_config
-    from nntrain.trainer import fit as fit_config
+    """Train the network a YAML config describes and write a run directory.
 
-    overrides = list(set_ or [])
-    if seed is not None:
-        overrides.append((f"seed={seed}", f"--seed {seed}"))
-    cfg = load_config(config, overrides)
-    if quiet:
-        result = fit_config(cfg, run_dir=run_dir, runs_root=runs_root)
+    Ctrl-C (or SIGTERM) finishes the current step, saves a checkpoint and exits; --resume RUN_DIR
+    continues to the very weights the run would have reached uninterrupted.
+    """
+    from nntrain.config import load_config
+    from nntrain.errors import ConfigError
+    from nntrain.trainer import Interrupted, fit as fit_config, resume as resume_run
+
+    if resume is not None:
+        if config is not None or set_ or seed is not None or run_dir is not None:
+            raise ConfigError("--resume continues a run with its own config; give no CONFIG, --set, --seed or --run-dir")
+        from nntrain.runs import load_run_config
+
+        epochs = load_run_config(resume).training.epochs
+        start = lambda on_epoch: resume_run(resume, on_epoch=on_epoch)  # noqa: E731
     else:
-        with _progress(cfg.training.epochs) as on_epoch:
-            result = fit_config(cfg, run_dir=run_dir, runs_root=runs_root, on_epoch=on_epoch)
+        if config is None:
+            raise ConfigError("give a CONFIG file to train, or --resume RUN_DIR")
+        overrides = list(set_ or [])
+        if seed is not None:
+            overrides.append((f"seed={seed}", f"--seed {seed}"))
+        cfg = load_config(config, overrides)
+        epochs = cfg.training.epochs
+        start = lambda on_epoch: fit_config(cfg, run_dir=run_dir, runs_root=runs_root, on_epoch=on_epoch)  # noqa: E731
+    try:
+        if quiet:
+            result = start(None)
+        else:
+            with _progress(epochs) as on_epoch:
+                result = start(on_epoch)
+    except Interrupted as stop:
+        typer.echo(f"run: {stop.run_dir}")
+        typer.echo(f"{stop}", err=True)
+        raise typer.Exit(stop.exit_code) from None
     summary = result.summary
+    if not result.trained:
+        typer.echo(f"run: {result.run_dir}")
+        typer.echo(f"the run is already completed ({summary['epochs']} epochs); nothing to do")
+        return
     final = ", ".join(f"{k} {fmt(v)}" for k, v in summary["final"].items() if k != "epoch_time_s")
     typer.echo(f"run: {result.run_dir}")
     typer.echo(f"{summary['status']}: {summary['epochs']} epochs in {summary['wall_time_s']:.2f} s; {final}")
+    if summary.get("stopped_early"):
+        typer.echo(f"stopped early; restored the weights of epoch {summary['best_epoch']}")
+    if summary.get("advice"):
+        typer.echo(summary["advice"], err=True)
     if result.status == "diverged":
         typer.echo(f"error: {summary['message']}", err=True)
         raise typer.Exit(1)
@@ -47,6 +80,7 @@ class _progress:
 
     def __init__(self, epochs):
         self.epochs = epochs
+        self.task = None
 
     def __enter__(self):
         from rich.console import Console
@@ -65,7 +99,7 @@ class _progress:
         return self.update
 
     def update(self, epoch, logs):
-        shown = "  ".join(f"{k} {fmt(v)}" for k, v in logs.items() if k != "epoch_time_s")
+        shown = "  ".join(f"{k} {fmt(v)}" for k, v in logs.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy"))
         self.progress.update(self.task, completed=epoch, logs=shown)
 
     def __exit__(self, *exc):
