@@ -45,6 +45,10 @@ def load_checkpoint(run_dir):
         raise RunError(f"{path}: damaged checkpoint: {e}") from None
     if not isinstance(state, dict) or not {"epoch", "step", "rng"} <= set(state):
         raise RunError(f"{path}: damaged checkpoint: incomplete state")
+    for prefix, arrays in groups.items():
+        for key, array in arrays.items():
+            if not np.issubdtype(array.dtype, np.number):
+                raise RunError(f"{path}: damaged checkpoint: {prefix}.{key} holds {array.dtype}, not numbers")
     return state, groups
 
 

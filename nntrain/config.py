@@ -384,7 +384,7 @@ class ConfigSource:
 
     def override(self, item, label=None):
         """Set ``KEY=VALUE`` (dotted path, YAML value) in the raw config; ``label`` names it in errors."""
-        label = label or f"--set {item}"
+        label = label or (f"--set {item}" if item.isprintable() else f"--set {item!r}")
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
@@ -392,7 +392,7 @@ class ConfigSource:
         try:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:
-            raise ConfigError(f"--set {item}: cannot parse the value {value!r}") from None
+            raise ConfigError(f"{label}: cannot parse the value {value!r}") from None
         parts = key.split(".")
         target = self.raw
         loc = []
@@ -401,12 +401,11 @@ class ConfigSource:
             if isinstance(target, list):
                 if not part.isdigit() or int(part) >= len(target):
                     raise ConfigError(
-                        f"--set {item}: {'.'.join(parts[:i]) or 'config'} is a list of {len(target)}, "
-                        f"no index {part!r}"
+                        f"{label}: {'.'.join(parts[:i]) or 'config'} is a list of {len(target)}, no index {part!r}"
                     )
                 part = int(part)
             elif not isinstance(target, dict):
-                raise ConfigError(f"--set {item}: {'.'.join(parts[:i])} is not a section")
+                raise ConfigError(f"{label}: {'.'.join(parts[:i])} is not a section")
             loc.append(part)
             if last:
                 target[part] = parsed

@@ -94,7 +94,7 @@ def write_weights(path, arrays):
 
 def write_metrics(path, rows):
     """One CSV row per epoch; columns in order of first appearance."""
-    columns = []
+    columns = ["epoch"]
     for row in rows:
         columns += [c for c in row if c not in columns]
     out = io.StringIO()
@@ -139,12 +139,17 @@ def read_metrics(run_dir, name=METRICS):
         raise RunError(f"{run_dir}: no {name} in the run directory") from None
     except (OSError, UnicodeDecodeError) as e:
         raise RunError(f"{path}: cannot read: {e}") from None
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or reader.fieldnames[0] != "epoch":
+        raise RunError(f"{path}: damaged: the first column must be 'epoch'")
     rows = []
-    for line_no, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+    for line_no, row in enumerate(reader, start=2):
         try:
             rows.append({k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v not in ("", None)})
         except (TypeError, ValueError):
             raise RunError(f"{path}, line {line_no}: damaged metrics row") from None
+        if "epoch" not in rows[-1] or None in row:
+            raise RunError(f"{path}, line {line_no}: damaged metrics row")
     return rows
 
 
@@ -155,9 +160,13 @@ def read_weights(run_dir):
         raise RunError(f"{run_dir}: no {WEIGHTS} in the run directory (did the run finish its first epoch?)")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return {key: npz[key] for key in npz.files}
+            arrays = {key: npz[key] for key in npz.files}
     except Exception as e:  # a damaged zip raises many kinds of errors
         raise RunError(f"{path}: damaged weights file: {e}") from None
+    for key, array in arrays.items():
+        if not np.issubdtype(array.dtype, np.number):
+            raise RunError(f"{path}: damaged weights file: {key} holds {array.dtype}, not numbers")
+    return arrays
 
 
 def load_run_config(run_dir):

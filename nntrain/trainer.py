@@ -112,7 +112,8 @@ class EpochTotals:
     @classmethod
     def from_json(cls, state):
         totals = cls([])
-        totals.sums, totals.seen, totals.clipped = dict(state["sums"]), state["seen"], state["clipped"]
+        totals.sums = {str(k): float(v) for k, v in state["sums"].items()}
+        totals.seen, totals.clipped = int(state["seen"]), int(state["clipped"])
         return totals
 
 
@@ -284,18 +285,36 @@ def resume(run_dir, *, on_epoch=None, on_step=None):
     problem = model.load_state_dict(groups["model"])
     if problem:
         raise RunError(f"{path}: checkpoint does not fit config.yaml: {problem}")
-    trainer.optimizer.load_state_dict(groups["optimizer"], model.params)
-    rng.bit_generator.state = state["rng"]
     history = [row for row in read_metrics(path) if row["epoch"] <= state["epoch"]]
     diagnostics = []
     if (path / DIAGNOSTICS).is_file():
         diagnostics = [row for row in read_metrics(path, DIAGNOSTICS) if row["epoch"] <= state["epoch"]]
+    session = _Session(path, config, data, trainer, rng, summary, history, diagnostics)
+    try:
+        trainer.optimizer.load_state_dict(groups["optimizer"], model.params)
+        rng.bit_generator.state = state["rng"]
+        if session.early is not None and state.get("early_stopping"):
+            session.early.load_state_dict(state["early_stopping"], groups["best"])
+        _check_resume_state(state, config, len(session.loader))
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        raise RunError(f"{path / 'checkpoint.npz'}: damaged checkpoint: {type(e).__name__}: {e}") from None
+    if len(history) != state["epoch"]:
+        raise RunError(f"{path}: metrics.csv has {len(history)} epochs, the checkpoint {state['epoch']}")
     summary.update(status="running", resumed=summary.get("resumed", 0) + 1)
     write_json(path / SUMMARY, summary)
-    session = _Session(path, config, data, trainer, rng, summary, history, diagnostics)
-    if session.early is not None and state.get("early_stopping"):
-        session.early.load_state_dict(state["early_stopping"], groups["best"])
     return session.run(started, state=state, on_epoch=on_epoch, on_step=on_step)
+
+
+def _check_resume_state(state, config, steps_per_epoch):
+    """The checkpoint's own numbers must make sense before training continues from them."""
+    epoch, step = state["epoch"], state["step"]
+    if not (isinstance(epoch, int) and isinstance(step, int)):
+        raise TypeError("epoch and step must be integers")
+    if not (0 <= epoch <= config.training.epochs and 0 <= step <= steps_per_epoch):
+        raise ValueError(f"epoch {epoch}, step {step} out of range")
+    if step:
+        np.random.default_rng().bit_generator.state = state["rng_epoch_start"]
+        EpochTotals.from_json(state["totals"])
 
 
 class _StopRequested(Exception):
