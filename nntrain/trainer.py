@@ -29,7 +29,7 @@ from .checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
 from .config import dump_config
 from .data import Loader, load_data
 from .diagnostics import Diagnostics, advice
-from .errors import RunError
+from .errors import NNTrainError, RunError
 from .layers import BatchNorm
 from .losses import make_loss, pairing_warning
 from .metrics import METRICS
@@ -245,13 +245,15 @@ def _check_batches(config, n, model):
         )
 
 
-def fit(config, *, run_dir=None, runs_root="runs", on_epoch=None, on_step=None):
+def fit(config, *, run_dir=None, runs_root="runs", on_epoch=None, on_step=None, plots=False):
     """Train ``config`` (an ExperimentConfig) and write the run directory; returns a FitResult.
 
     ``run_dir``: exactly this new directory; else ``runs_root/<name>-<time>``. ``on_epoch(epoch, logs)``
     is called after each epoch (the CLI's progress bar), ``on_step(epoch, step)`` after each step (both
     1-based). A non-finite loss stops training with status "diverged" and keeps the last finite weights.
-    SIGINT / SIGTERM finish the current step, write a checkpoint and raise Interrupted.
+    SIGINT / SIGTERM finish the current step, write a checkpoint and raise Interrupted. ``plots``:
+    write curves.png (and decision_boundary.png for 2-D classifiers) at the end -- about a second of
+    matplotlib, so off by default here; the CLI turns it on unless --no-plots.
     """
     started = time.time()
     rng, data, trainer = prepare(config)
@@ -262,10 +264,13 @@ def fit(config, *, run_dir=None, runs_root="runs", on_epoch=None, on_step=None):
     summary = {"status": "running", "name": config.name, "seed": config.seed, "started": _iso(started)}
     write_json(path / SUMMARY, summary)
     session = _Session(path, config, data, trainer, rng, summary, history=[], diagnostics=[])
-    return session.run(started, on_epoch=on_epoch, on_step=on_step)
+    result = session.run(started, on_epoch=on_epoch, on_step=on_step)
+    if plots:
+        _write_plots(path, trainer.model, data)
+    return result
 
 
-def resume(run_dir, *, on_epoch=None, on_step=None):
+def resume(run_dir, *, on_epoch=None, on_step=None, plots=False):
     """Continue an interrupted (or killed) run in its own directory up to its configured epochs.
 
     The final weights are bit-identical to those of the same run never interrupted. A completed run
@@ -302,7 +307,28 @@ def resume(run_dir, *, on_epoch=None, on_step=None):
         raise RunError(f"{path}: metrics.csv has {len(history)} epochs, the checkpoint {state['epoch']}")
     summary.update(status="running", resumed=summary.get("resumed", 0) + 1)
     write_json(path / SUMMARY, summary)
-    return session.run(started, state=state, on_epoch=on_epoch, on_step=on_step)
+    result = session.run(started, state=state, on_epoch=on_epoch, on_step=on_step)
+    if plots:
+        _write_plots(path, model, data)
+    return result
+
+
+def _write_plots(path, model, data):
+    """curves.png, and for 2-D inputs decision_boundary.png in raw input units; a failure only warns."""
+    from .plots import write_run_plots
+
+    try:
+        if data.n_features != 2:
+            write_run_plots(path)
+            return
+        x, predict = np.asarray(data.train.x), model.predict
+        stats = data.meta.get("standardize")
+        if stats:
+            mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
+            x, predict = x * std + mean, lambda rows: model.predict((rows - mean) / std)
+        write_run_plots(path, predict=predict, x=x, y=data.train.y)
+    except NNTrainError as e:
+        warnings.warn(f"plots not written: {e}", NNTrainWarning, stacklevel=2)
 
 
 def _check_resume_state(state, config, steps_per_epoch):

@@ -18,7 +18,7 @@ def run(*args):
 
 
 def test_fit_writes_a_run_and_says_where(in_tmp):
-    result = run("fit", CONFIGS / "xor.yaml", "--quiet", "--set", "training.epochs=5")
+    result = run("fit", CONFIGS / "xor.yaml", "--quiet", "--no-plots", "--set", "training.epochs=5")
     assert result.exit_code == 0, result.output
     run_dir = Path(result.stdout.splitlines()[0].removeprefix("run: "))
     assert run_dir.parent == Path("runs") and run_dir.name.startswith("xor-")
@@ -26,22 +26,31 @@ def test_fit_writes_a_run_and_says_where(in_tmp):
     assert json.loads((run_dir / "summary.json").read_text())["epochs"] == 5
 
 
-def test_fit_trains_xor_to_full_accuracy(in_tmp):
+def png_size(path):
+    header = Path(path).read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def test_fit_trains_xor_to_full_accuracy_and_plots_it(in_tmp):
     result = run("fit", CONFIGS / "xor.yaml", "--run-dir", "r")
     assert result.exit_code == 0, result.output
     assert "epoch 500/500" in result.stderr  # the progress bar
+    assert png_size("r/curves.png") == (960, 360)  # loss and accuracy panels
+    assert png_size("r/decision_boundary.png") == (560, 480)
     evaluation = run("eval", "r", "--json")
     assert evaluation.exit_code == 0
     assert json.loads(evaluation.stdout)["accuracy"] == 1.0
 
 
 def test_fit_seed_and_run_dir_options(in_tmp):
-    a = run("fit", CONFIGS / "xor.yaml", "-q", "--seed", "3", "--run-dir", "a", "--set", "training.epochs=3")
-    b = run("fit", CONFIGS / "xor.yaml", "-q", "--seed", "3", "--run-dir", "b", "--set", "training.epochs=3")
+    a = run("fit", CONFIGS / "xor.yaml", "-q", "--no-plots", "--seed", "3", "--run-dir", "a", "--set", "training.epochs=3")
+    b = run("fit", CONFIGS / "xor.yaml", "-q", "--no-plots", "--seed", "3", "--run-dir", "b", "--set", "training.epochs=3")
     assert a.exit_code == b.exit_code == 0
     assert "seed: 3" in Path("a/config.yaml").read_text()
+    assert not Path("a/curves.png").exists()  # --no-plots
     assert read_weights("a")["layers.0.W"].tobytes() == read_weights("b")["layers.0.W"].tobytes()
-    again = run("fit", CONFIGS / "xor.yaml", "-q", "--run-dir", "a")
+    again = run("fit", CONFIGS / "xor.yaml", "-q", "--no-plots", "--run-dir", "a")
     assert again.exit_code == 2
     assert again.stderr.strip() == "error: a: already exists; runs are never overwritten, choose a new --run-dir"
 
@@ -55,7 +64,7 @@ def test_fit_seed_and_run_dir_options(in_tmp):
     ],
 )
 def test_fit_bad_overrides_exit_2_without_a_run(in_tmp, args, message):
-    result = run("fit", CONFIGS / "xor.yaml", "-q", *args)
+    result = run("fit", CONFIGS / "xor.yaml", "-q", "--no-plots", *args)
     assert result.exit_code == 2
     assert result.stderr.startswith(message)
     assert len(result.stderr.strip().splitlines()) == 1
@@ -85,14 +94,14 @@ def test_fit_hand_set_weights_of_the_wrong_shape(in_tmp):
 
 
 def test_fit_warns_on_a_mismatched_pairing(in_tmp):
-    result = run("fit", CONFIGS / "xor.yaml", "-q", "--set", "loss=mse", "--set", "metrics=[]", "--set", "training.epochs=2")
+    result = run("fit", CONFIGS / "xor.yaml", "-q", "--no-plots", "--set", "loss=mse", "--set", "metrics=[]", "--set", "training.epochs=2")
     assert result.exit_code == 0
     assert "warning: output activation 'sigmoid' does not match loss 'mse'" in result.stderr
 
 
 def test_fit_divergence_exits_1(in_tmp):
     result = run(
-        "fit", CONFIGS / "xor.yaml", "-q", "--run-dir", "d", "--set", "optimizer={name: sgd, lr: 1e30}",
+        "fit", CONFIGS / "xor.yaml", "-q", "--no-plots", "--run-dir", "d", "--set", "optimizer={name: sgd, lr: 1e30}",
         "--set", "loss=mse", "--set", "metrics=[]", "--set", "model.layers.1.activation=linear",
     )
     assert result.exit_code == 1
@@ -129,7 +138,7 @@ def test_predict_errors(in_tmp):
 
 
 def test_predict_from_a_trained_run(in_tmp):
-    assert run("fit", CONFIGS / "xor.yaml", "-q", "--run-dir", "r").exit_code == 0
+    assert run("fit", CONFIGS / "xor.yaml", "-q", "--no-plots", "--run-dir", "r").exit_code == 0
     result = run("predict", "r", "-i", "0,1", "-i", "1,1", "--json")
     outputs = [r["output"][0] for r in json.loads(result.stdout)]
     assert outputs[0] > 0.5 > outputs[1]
@@ -141,7 +150,7 @@ def test_eval_errors(in_tmp):
     Path("empty").mkdir()
     empty = run("eval", "empty")
     assert (empty.exit_code, empty.stderr) == (2, "error: empty: not a run directory (no config.yaml)\n")
-    assert run("fit", CONFIGS / "xor.yaml", "-q", "--run-dir", "r", "--set", "training.epochs=2").exit_code == 0
+    assert run("fit", CONFIGS / "xor.yaml", "-q", "--no-plots", "--run-dir", "r", "--set", "training.epochs=2").exit_code == 0
     Path("r/weights.npz").write_bytes(b"not a zip")
     damaged = run("eval", "r")
     assert damaged.exit_code == 2 and damaged.stderr.startswith("error: r/weights.npz: damaged weights file")
@@ -150,7 +159,7 @@ def test_eval_errors(in_tmp):
 
 
 def test_eval_table(in_tmp):
-    assert run("fit", CONFIGS / "xor.yaml", "-q", "--run-dir", "r", "--set", "training.epochs=2").exit_code == 0
+    assert run("fit", CONFIGS / "xor.yaml", "-q", "--no-plots", "--run-dir", "r", "--set", "training.epochs=2").exit_code == 0
     result = run("eval", "r")
     assert result.exit_code == 0 and "loss" in result.stdout and "accuracy" in result.stdout
 
@@ -164,3 +173,37 @@ def test_help_lists_the_commands_and_imports_nothing_heavy():
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_fit_resume(in_tmp):
+    assert run("fit", CONFIGS / "xor.yaml", "-q", "--no-plots", "--run-dir", "r", "--set", "training.epochs=3").exit_code == 0
+    done = run("fit", "--resume", "r", "-q", "--no-plots")
+    assert done.exit_code == 0
+    assert done.stdout == "run: r\nthe run is already completed (3 epochs); nothing to do\n"
+    both = run("fit", CONFIGS / "xor.yaml", "--resume", "r")
+    assert (both.exit_code, both.stderr) == (
+        2, "error: --resume continues a run with its own config; give no CONFIG, --set, --seed or --run-dir\n"
+    )
+    neither = run("fit")
+    assert (neither.exit_code, neither.stderr) == (2, "error: give a CONFIG file to train, or --resume RUN_DIR\n")
+    missing = run("fit", "--resume", "nope")
+    assert (missing.exit_code, missing.stderr) == (2, "error: nope: no such run directory\n")
+
+
+def test_fit_resume_continues_an_interrupted_run(in_tmp):
+    from nntrain.config import load_config
+    from nntrain.trainer import Interrupted, fit
+
+    def stop(epoch, step):
+        if epoch == 7:
+            import os
+            import signal
+
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(Interrupted):
+        fit(load_config(CONFIGS / "xor.yaml"), run_dir="r", on_step=stop)
+    result = run("fit", "--resume", "r", "--no-plots")
+    assert result.exit_code == 0, result.output
+    assert "completed: 500 epochs" in result.stdout
+    assert json.loads(Path("r/summary.json").read_text())["resumed"] == 1

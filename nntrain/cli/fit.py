@@ -22,6 +22,7 @@ def fit(
         Optional[Path], typer.Option("--resume", help="Continue this interrupted run in its own directory.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Write no curves.png or decision_boundary.png.")] = False,
 ):
     """Train the network a YAML config describes and write a run directory.
 
@@ -38,7 +39,7 @@ def fit(
         from nntrain.runs import load_run_config
 
         epochs = load_run_config(resume).training.epochs
-        start = lambda on_epoch: resume_run(resume, on_epoch=on_epoch)  # noqa: E731
+        start = lambda on_epoch: resume_run(resume, on_epoch=on_epoch, plots=not no_plots)  # noqa: E731
     else:
         if config is None:
             raise ConfigError("give a CONFIG file to train, or --resume RUN_DIR")
@@ -47,7 +48,9 @@ def fit(
             overrides.append((f"seed={seed}", f"--seed {seed}"))
         cfg = load_config(config, overrides)
         epochs = cfg.training.epochs
-        start = lambda on_epoch: fit_config(cfg, run_dir=run_dir, runs_root=runs_root, on_epoch=on_epoch)  # noqa: E731
+        start = lambda on_epoch: fit_config(  # noqa: E731
+            cfg, run_dir=run_dir, runs_root=runs_root, on_epoch=on_epoch, plots=not no_plots
+        )
     try:
         if quiet:
             result = start(None)

@@ -1,0 +1,83 @@
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ._app import command, console, print_json
+
+
+@command()
+def runs(
+    root: Annotated[
+        Path, typer.Argument(metavar="DIR", help="A folder of runs (searched recursively).")
+    ] = Path("runs"),
+    metric: Annotated[
+        Optional[str],
+        typer.Option(help="The metrics.csv column shown as final and best; default: a validation metric."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON record per run.")] = False,
+):
+    """The runs in a folder, newest first: status, epochs, parameters, final and best metric, wall time.
+
+    A run directory that cannot be read is reported on stderr (exit code 2) after the others are shown.
+    """
+    from nntrain.compare import list_runs
+
+    records, errors = list_runs(root, metric)
+    if as_json:
+        print_json(records)
+    elif records:
+        _table(records, root)
+    else:
+        typer.echo(f"no runs in {root}")
+    for message in errors:
+        typer.echo(f"error: {message}", err=True)
+    if errors:
+        raise typer.Exit(2)
+
+
+def _table(records, root):
+    from rich import box
+    from rich.table import Table
+
+    from nntrain.compare import count_text, duration_text, number_text, plural
+
+    metric = records[0]["metric"]
+    table = Table(
+        title=f"{plural(len(records), 'run')} in {root}, newest first; metric: {metric}",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    table.add_column("run", overflow="fold")
+    table.add_column("started", overflow="fold")
+    table.add_column("status", overflow="fold")
+    table.add_column("epochs", justify="right", overflow="fold")
+    table.add_column("params", justify="right", overflow="fold")
+    table.add_column("final", justify="right", overflow="fold")
+    table.add_column("best", justify="right", overflow="fold")
+    table.add_column("time", justify="right", overflow="fold")
+    for r in records:
+        table.add_row(
+            _relative(r["run"], root),
+            _started(r["started"]),
+            r["status"] or "—",
+            number_text(r["epochs"]),
+            count_text(r["parameters"]),
+            number_text(r["final"]),
+            number_text(r["best"]),
+            duration_text(r["wall_time_s"]),
+        )
+    console().print(table)
+
+
+def _relative(run, root):
+    path = Path(run)
+    return str(path.relative_to(root)) if path != root and path.is_relative_to(root) else str(path)
+
+
+def _started(stamp):
+    """2026-11-26T18:53:59+0000 -> 2026-11-26 18:53 (two lines in a narrow column)."""
+    if not stamp:
+        return "—"
+    return stamp[:16].replace("T", " ")

@@ -1,0 +1,64 @@
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._app import command, console, print_json
+
+
+@command()
+def summary(
+    source: Annotated[
+        Path, typer.Argument(metavar="CONFIG_OR_RUN", help="A YAML config or a run directory.", show_default=False)
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (total_params, and every layer).")] = False,
+):
+    """The network's layers: type, output shape, activation and parameter counts, with totals."""
+    from nntrain.summary import model_summary
+
+    result = model_summary(source)
+    if as_json:
+        print_json(result)
+        return
+    from rich import box
+    from rich.table import Table
+
+    from nntrain.summary import size_text
+
+    table = Table(
+        title=f"{result['name']}: {result['inputs']} inputs, {result['dtype']}",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1, 0, 0),
+        caption="batch norm: γ, β (+ running mean, variance: not trained)"
+        if any(layer["batchnorm_trainable"] for layer in result["layers"])
+        else None,
+    )
+    table.add_column("layer", overflow="fold")
+    table.add_column("output shape", overflow="fold")
+    table.add_column("activation", overflow="fold")
+    table.add_column("weights", justify="right", overflow="fold")
+    table.add_column("biases", justify="right", overflow="fold")
+    table.add_column("batch norm", justify="right", overflow="fold")
+    table.add_column("params", justify="right", overflow="fold")
+    for layer in result["layers"]:
+        # One op per line keeps the column narrow: dense / + batchnorm / + dropout 0.8.
+        kind = layer["type"].replace(" + ", "\n  + ") + (f" {layer['keep_prob']:g}" if layer["keep_prob"] < 1 else "")
+        bn = "—"
+        if layer["batchnorm_trainable"]:
+            bn = f"{layer['batchnorm_trainable']:,}\n(+{layer['batchnorm_non_trainable']:,})"
+        table.add_row(
+            f"{layer['index']} {kind}",
+            f"(None, {layer['output_shape'][1]})",
+            layer["activation"],
+            f"{layer['weights']:,}",
+            f"{layer['biases']:,}",
+            bn,
+            f"{layer['params']:,}",
+        )
+    out = console()
+    out.print(table)
+    size = size_text(result["size_bytes"])
+    out.print(f"Total params: {result['total_params']:,} ({size})", highlight=False)
+    out.print(f"Trainable params: {result['trainable_params']:,}", highlight=False)
+    out.print(f"Non-trainable params: {result['non_trainable_params']:,}", highlight=False)

@@ -1,0 +1,665 @@
+"""Many runs read back: the listing of ``nntrain runs`` and the side-by-side of ``nntrain compare``.
+
+A run directory is recognised by its files (``summary.json`` or ``config.yaml``); folders are searched
+recursively, so the runs of a sweep in a sub-folder are found with the rest. Comparing runs shows only
+the config values that differ between them, flattened to dotted paths (``optimizer.lr``,
+``model.layers.0.units``), then, for one metric (a column of metrics.csv), each run's best value, the
+epoch of that best and the final value.
+
+Which way is better: a metric whose name ends in ``accuracy`` is maximised, every other column
+(losses, errors, times) minimised -- the rule early stopping's ``mode: auto`` follows (see ``goal``).
+"""
+
+import csv
+import glob
+import io
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from operator import methodcaller
+from pathlib import Path
+
+import numpy as np
+
+from .errors import NNTrainError, RunError
+from .metrics import METRICS
+from .runs import CONFIG, METRICS as METRICS_FILE, SUMMARY, read_summary
+
+
+@dataclass
+class Run:
+    """One run directory read back.
+
+    ``metrics``: metrics.csv by column (see ``read_columns``; empty before the first epoch ends);
+    ``config``: the resolved config as a plain nested dict, or None when it was not asked for.
+    """
+
+    path: Path
+    summary: dict
+    metrics: dict
+    config: dict | None = None
+
+    @cached_property
+    def columns(self):
+        """The logged columns: metrics.csv's header without ``epoch``, in its order."""
+        return [name for name in self.metrics if name != "epoch"]
+
+    @property
+    def epochs(self):
+        """The epoch of each row."""
+        return self.metrics.get("epoch", np.zeros(0))
+
+    @cached_property
+    def started(self):
+        """The start time as a datetime, or None when the summary has none."""
+        try:
+            return datetime.strptime(self.summary["started"], "%Y-%m-%dT%H:%M:%S%z")
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Finding and reading runs
+
+
+def _looks_like_run(path):
+    return (path / SUMMARY).is_file() or (path / CONFIG).is_file()
+
+
+def find_runs(root):
+    """Every run directory under ``root`` (itself, if it is one), sorted by path; never descends into a run."""
+    root = Path(root)
+    if _looks_like_run(root):
+        return [root]
+    found = []
+    for folder, subfolders, _ in os.walk(root):
+        folder = Path(folder)
+        if folder != root and _looks_like_run(folder):
+            found.append(folder)
+            subfolders.clear()
+        else:
+            subfolders.sort()
+    return sorted(found)
+
+
+def expand(args):
+    """Run directories from command-line arguments: runs, folders of runs (searched recursively) or globs.
+
+    Keeps the order given and drops repeats. Raises RunError for a path that does not exist, a folder
+    with no runs in it, or a glob that matches no run.
+    """
+    paths = []
+    for arg in map(str, args):
+        path = Path(arg)
+        if path.is_dir():
+            found = find_runs(path)
+            if not found:
+                raise RunError(
+                    f"{arg}: not a run directory (no {SUMMARY} or {CONFIG}) and no run directories in it"
+                )
+        elif path.exists():
+            raise RunError(f"{arg}: not a run directory (a file; expected a run's folder)")
+        elif glob.has_magic(arg):
+            found = [run for match in sorted(glob.glob(arg)) if Path(match).is_dir() for run in find_runs(match)]
+            if not found:
+                raise RunError(f"{arg}: no run directories match")
+        else:
+            raise RunError(f"{arg}: no such run directory")
+        paths += found
+    unique = {}
+    for path in paths:
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
+
+
+def load_run(path, config=False):
+    """Read a run directory: its summary, metrics and (with ``config=True``) resolved config.
+
+    Raises RunError naming the missing or damaged file. A run still running may have no metrics.csv yet.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise RunError(f"{path}: no such run directory")
+    summary = read_summary(path)
+    _check_summary(path, summary)
+    if (path / METRICS_FILE).is_file() or summary.get("status") != "running":
+        metrics = read_columns(path)
+    else:
+        metrics = {}
+    return Run(path, summary, metrics, _read_config(path) if config else None)
+
+
+def read_columns(run_dir):
+    """metrics.csv by column: {name: float64 array}, ``epoch`` first; NaN where a row left a cell empty.
+
+    The column-wise twin of nntrain.runs.read_metrics, for reading hundreds of runs: the numbers are
+    parsed by NumPy in one call instead of a dict per row (the csv module takes over for empty cells
+    and damaged files, to name the line).
+    """
+    file = Path(run_dir) / METRICS_FILE
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunError(f"{run_dir}: no {METRICS_FILE} in the run directory") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise RunError(f"{file}: cannot read: {e}") from None
+    if not text.strip():  # a run stopped before its first epoch ended
+        return {}
+    parsed = _parse_numbers(text)
+    if parsed is not None:
+        header, table = parsed
+        return {name: table[:, i] for i, name in enumerate(header)}
+    # Empty cells, quoting or damage: the csv module, cell by cell, naming a damaged line.
+    try:
+        header, *rows = csv.reader(io.StringIO(text))
+    except csv.Error as e:
+        raise RunError(f"{file}: damaged metrics file: {e}") from None
+    if header[:1] != ["epoch"]:
+        raise RunError(f"{file}: damaged: the first column must be 'epoch'")
+    for line, row in enumerate(rows, start=2):
+        if len(row) != len(header):
+            raise RunError(f"{file}, line {line}: damaged metrics row: {len(row)} values for {len(header)} columns")
+    columns = {}
+    for i, name in enumerate(header):
+        cells = [row[i] for row in rows]
+        try:
+            columns[name] = np.array([float(c) if c else math.nan for c in cells], dtype=float)
+        except ValueError:
+            line = next(k for k, c in enumerate(cells, start=2) if not _is_number(c))
+            raise RunError(f"{file}, line {line}: damaged metrics row: {name} is {cells[line - 2]!r}") from None
+    return columns
+
+
+def _parse_numbers(text):
+    """The common case, fast: (header, (rows, columns) array) of a header starting with ``epoch`` over
+    rows of numbers only, parsed by NumPy in one call; None for anything else.
+    """
+    head, _, body = text.partition("\n")
+    header = head.rstrip("\r").split(",")
+    lines = body.splitlines()
+    if header[0] != "epoch" or not set(map(methodcaller("count", ","), lines)) <= {len(header) - 1}:
+        return None  # not a number in every cell of every row
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy before 2 warns, instead of raising, on a cell it cannot read
+        try:
+            numbers = np.fromstring(body.replace("\n", ","), sep=",")
+        except (ValueError, DeprecationWarning):
+            return None
+    if numbers.size != len(lines) * len(header):
+        return None
+    return header, numbers.reshape(len(lines), len(header))
+
+
+def _is_number(text):
+    try:
+        float(text or "nan")
+        return True
+    except ValueError:
+        return False
+
+
+# What the summary's fields must be when present: a damaged file is an error, not a crash later.
+_SUMMARY_TYPES = {
+    "status": str,
+    "started": str,
+    "epochs": int,
+    "epochs_planned": int,
+    "parameters": int,
+    "non_trainable_parameters": int,
+    "wall_time_s": (int, float),
+    "final": dict,
+}
+
+
+def _check_summary(path, summary):
+    for key, kind in _SUMMARY_TYPES.items():
+        value = summary.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise RunError(f"{path / SUMMARY}: damaged summary: {key} is {value!r}")
+
+
+def _read_config(path):
+    import yaml
+
+    file = path / CONFIG
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunError(f"{path}: not a run directory (no {CONFIG})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise RunError(f"{file}: cannot read: {e}") from None
+    # The C loader when PyYAML has it: comparing hundreds of runs reads hundreds of configs.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        config = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise RunError(f"{file}{where}: damaged config: {getattr(e, 'problem', None) or e}") from None
+    if not isinstance(config, dict):
+        raise RunError(f"{file}: damaged config: expected a mapping of config keys")
+    return config
+
+
+# --------------------------------------------------------------------------------------------------
+# Metrics
+
+
+def goal(metric):
+    """"max" if a higher value of ``metric`` (a metrics.csv column) is better, else "min"."""
+    base = metric.removeprefix("val_")
+    declared = getattr(METRICS.get(base), "higher_is_better", None)
+    if declared is not None:
+        return "max" if declared else "min"
+    return "max" if base.endswith("accuracy") else "min"
+
+
+def default_metric(runs):
+    """The metric to rank runs by when none is asked for.
+
+    The first of validation metrics, ``val_loss``, training metrics, ``loss`` that every run logged
+    (else the first that any run logged); metrics are the registry's (nntrain.metrics) in log order.
+    """
+    logged = [set(run.columns) for run in runs if run.columns]
+    order = [c for run in runs for c in run.columns]
+    metrics = list(dict.fromkeys(c for c in order if c in METRICS))
+    candidates = [f"val_{m}" for m in metrics] + ["val_loss"] + metrics + ["loss"]
+    for required in (lambda name: all(name in cols for cols in logged), lambda name: name in order):
+        for name in candidates:
+            if required(name):
+                return name
+    return order[0] if order else "loss"
+
+
+def metric_stats(run, metric, goal_="min"):
+    """(best, epoch of the best, final) of one metric of a Run; Nones where it was not logged.
+
+    The best is the first epoch's of equal bests; non-finite values never count as best. The final
+    value is the last logged (non-empty) one, None if that is not finite.
+    """
+    values = run.metrics.get(metric)
+    if values is None:
+        return None, None, None
+    logged = np.flatnonzero(~np.isnan(values))
+    final = _finite(float(values[logged[-1]])) if len(logged) else None
+    finite = np.flatnonzero(np.isfinite(values))
+    if not len(finite):
+        return None, None, final
+    k = finite[np.argmax(values[finite]) if goal_ == "max" else np.argmin(values[finite])]
+    return float(values[k]), int(run.epochs[k]), final
+
+
+def logged_metrics(runs):
+    """Every column any of the runs logged, in order of first appearance."""
+    return list(dict.fromkeys(c for run in runs for c in run.columns))
+
+
+def _check_metric(runs, metric):
+    logged = logged_metrics(runs)
+    if metric not in logged:
+        raise NNTrainError(
+            f"unknown metric {metric!r}; the runs logged: {', '.join(logged) or 'nothing (no epochs)'}"
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# The listing: nntrain runs
+
+
+def list_runs(root="runs", metric=None):
+    """The runs under ``root``, newest first, as JSON-able records, and the problems met on the way.
+
+    Returns ``(records, errors)``: ``errors`` are messages of run directories that could not be read
+    (they are left out of ``records``). Each record: ``run`` (path), ``started``, ``status``,
+    ``epochs``, ``epochs_planned``, ``parameters``, ``non_trainable_parameters``, ``wall_time_s``
+    (from summary.json; None where absent), ``metric`` (the column of the next three), ``final``,
+    ``best``, ``best_epoch`` (from metrics.csv; None where not logged).
+    Raises RunError if ``root`` does not exist, NNTrainError if no run logged ``metric``.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise RunError(f"{root}: no such directory" if not root.exists() else f"{root}: not a directory")
+    runs, errors = [], []
+    for path in find_runs(root):
+        try:
+            runs.append(load_run(path))
+        except RunError as e:
+            errors.append(str(e))
+    if not runs:
+        return [], errors
+    if metric is None:
+        metric = default_metric(runs)
+    else:
+        _check_metric(runs, metric)
+    runs.sort(key=_start_time, reverse=True)
+    records = []
+    for run in runs:
+        best, best_epoch, final = metric_stats(run, metric, goal(metric))
+        s = run.summary
+        records.append(
+            {
+                "run": str(run.path),
+                "started": s.get("started"),
+                "status": s.get("status"),
+                "epochs": s.get("epochs", len(run.epochs)),
+                "epochs_planned": s.get("epochs_planned"),
+                "parameters": s.get("parameters"),
+                "non_trainable_parameters": s.get("non_trainable_parameters"),
+                "wall_time_s": s.get("wall_time_s"),
+                "metric": metric,
+                "final": final,
+                "best": best,
+                "best_epoch": best_epoch,
+            }
+        )
+    return records, errors
+
+
+def _start_time(run):
+    if run.started is not None:
+        return run.started.timestamp()
+    try:  # a summary without a start time: when it was written
+        return (run.path / SUMMARY).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+# --------------------------------------------------------------------------------------------------
+# Comparing: nntrain compare
+
+
+def flatten(tree, prefix=""):
+    """A nested config as {dotted path: value}; lists of mappings (layers) are indexed, other lists are values."""
+    out = {}
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+    elif isinstance(tree, list) and tree and all(isinstance(v, dict) for v in tree):
+        for i, value in enumerate(tree):
+            out.update(flatten(value, f"{prefix}{i}."))
+    else:
+        out[prefix[:-1]] = tree
+    return out
+
+
+_MISSING = object()
+
+
+def differences(configs):
+    """The dotted paths whose values are not the same in all of ``configs`` (a key some lack counts)."""
+    flat = [flatten(c) for c in configs]
+    keys = list(dict.fromkeys(k for f in flat for k in f))
+    return [k for k in keys if len({_hashable(f.get(k, _MISSING)) for f in flat}) > 1]
+
+
+def _hashable(value):
+    if isinstance(value, list):
+        return ("list", tuple(_hashable(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", tuple((k, _hashable(v)) for k, v in value.items()))
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # 1 and 1.0 are the same setting
+    return value
+
+
+def compare(paths, metric=None):
+    """Compare run directories (``paths``: a list of run directories; see ``expand`` for folders and globs).
+
+    Returns a JSON-able dict:
+
+    - ``metric``: the metrics.csv column runs are ranked by (``default_metric`` unless given);
+      ``goal``: "max" or "min", which way is better.
+    - ``differences``: dotted config paths whose values differ between the runs, in the order they
+      first appear in the configs.
+    - ``logged``: every column any run logged (what ``metric`` may be); ``shared``: those every run logged.
+    - ``runs``: one record per run, best first (runs that did not log ``metric`` last, in the order
+      given): ``rank`` (1, 2, ...; None without the metric), ``run`` (the path), ``label`` (the path
+      relative to the runs' common folder), ``status``, ``epochs``, ``parameters``,
+      ``non_trainable_parameters``, ``wall_time_s``, ``config`` ({dotted path: value} of the
+      differing keys; a key the run's config lacks is left out), ``best``, ``best_epoch``, ``final``
+      (of ``metric``; None where not logged or not finite), ``final_metrics`` ({column: its last
+      logged value} for every column the run logged).
+    - ``missing``: labels of the runs that did not log ``metric``.
+
+    Raises RunError for a missing or damaged run, NNTrainError if no run logged ``metric``.
+    """
+    return compare_runs([load_run(p, config=True) for p in paths], metric)
+
+
+def compare_runs(runs, metric=None):
+    """``compare`` on runs already read with ``load_run(path, config=True)``."""
+    if not runs:
+        raise RunError("no runs to compare")
+    if metric is None:
+        metric = default_metric(runs)
+    else:
+        _check_metric(runs, metric)
+    direction = goal(metric)
+    keys = differences([run.config for run in runs])
+    labels = _labels([run.path for run in runs])
+    records = []
+    for run, label in zip(runs, labels):
+        flat = flatten(run.config)
+        best, best_epoch, final = metric_stats(run, metric, direction)
+        s = run.summary
+        records.append(
+            {
+                "rank": None,
+                "run": str(run.path),
+                "label": label,
+                "status": s.get("status"),
+                "epochs": s.get("epochs", len(run.epochs)),
+                "parameters": s.get("parameters"),
+                "non_trainable_parameters": s.get("non_trainable_parameters"),
+                "wall_time_s": s.get("wall_time_s"),
+                "config": {k: flat[k] for k in keys if k in flat},
+                "best": best,
+                "best_epoch": best_epoch,
+                "final": final,
+                "final_metrics": {k: metric_stats(run, k)[2] for k in run.columns},
+            }
+        )
+    ranked = [r for r in records if r["best"] is not None]
+    sign = -1 if direction == "max" else 1
+    # Best first; ties broken by the final value, then by the order given (sorted is stable).
+    ranked.sort(key=lambda r: (sign * r["best"], sign * r["final"] if r["final"] is not None else math.inf))
+    for rank, record in enumerate(ranked, start=1):
+        record["rank"] = rank
+    missing = [r for r in records if r["best"] is None]
+    return {
+        "metric": metric,
+        "goal": direction,
+        "differences": keys,
+        "logged": logged_metrics(runs),
+        "shared": [c for c in logged_metrics(runs) if all(c in run.columns for run in runs)],
+        "runs": ranked + missing,
+        "missing": [r["label"] for r in missing],
+    }
+
+
+def curves(runs, result):
+    """[(label, epochs, values)] of the ranked metric, best run first: what ``plots.plot_overlay`` draws.
+
+    ``runs``: the Runs that ``result`` (of ``compare_runs``) compared.
+    """
+    by_path = {str(run.path): run for run in runs}
+    return [
+        (r["label"], by_path[r["run"]].epochs, by_path[r["run"]].metrics.get(result["metric"], np.zeros(0)))
+        for r in result["runs"]
+    ]
+
+
+def _finite(value):
+    return value if not isinstance(value, float) or math.isfinite(value) else None
+
+
+def _labels(paths):
+    """Paths relative to their common folder (just the names for runs side by side in one folder)."""
+    absolute = [os.path.abspath(p) for p in paths]
+    if len(absolute) == 1:
+        return [Path(absolute[0]).name]
+    common = os.path.commonpath([os.path.dirname(p) for p in absolute])
+    labels = [os.path.relpath(p, common) for p in absolute]
+    return labels if len(set(labels)) == len(labels) else [str(p) for p in paths]
+
+
+def value_text(value):
+    """A config value as YAML writes it in flow style: null, true, 0.001, [accuracy, mae]."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(value_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {value_text(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def to_csv(result):
+    """The comparison as CSV text: one row per run, the differing config values as columns."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    keys = result["differences"]
+    fields = ["best", "best_epoch", "final", "parameters", "wall_time_s", "status", "epochs"]
+    writer.writerow(["rank", "run", *keys, "metric", *fields])
+    for r in result["runs"]:
+        config = [value_text(r["config"][k]) if k in r["config"] else "" for k in keys]
+        values = ["" if r[f] is None else r[f] for f in fields]
+        writer.writerow([r["rank"] or "", r["run"], *config, result["metric"], *values])
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------------------------------
+# Tables
+
+
+def render(result, console):
+    """Print a ``compare`` result as a rich table on ``console``, within the console's width.
+
+    The differing config values get a column each when those fit beside the metrics; otherwise they
+    share one column, a line per config section (``optimizer: name=sgd lr=0.5``).
+    """
+    from rich import box
+    from rich.table import Table
+
+    metric, keys, runs = result["metric"], result["differences"], result["runs"]
+    better = "higher" if result["goal"] == "max" else "lower"
+    table = Table(
+        title=f"{plural(len(runs), 'run')} ranked by {metric} ({better} is better)",
+        caption=None if keys else "the runs' configs are identical",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    header = ["#", "run", "best", "epoch", "final", "params", "time"]
+    fixed = [
+        [
+            str(r["rank"] or "—"),
+            r["label"] + ("" if r["status"] in ("completed", None) else f" ({r['status']})"),
+            number_text(r["best"]),
+            number_text(r["best_epoch"]),
+            number_text(r["final"]),
+            count_text(r["parameters"]),
+            duration_text(r["wall_time_s"]),
+        ]
+        for r in runs
+    ]
+    config = [[value_text(r["config"][k]) if k in r["config"] else None for k in keys] for r in runs]
+    key_widths = _key_widths(header, fixed, keys, config, console.width)
+    as_columns = key_widths is not None
+    for name in header[:2]:
+        table.add_column(name, justify="right" if name == "#" else "left", overflow="fold")
+    for key, width in zip(keys, key_widths) if as_columns else ():
+        table.add_column(_fold_at_dots(key, width), overflow="fold", max_width=width)
+    for name in header[2:]:
+        table.add_column(name, justify="right", overflow="fold")
+    if keys and not as_columns:
+        table.add_column("config", overflow="fold")
+    for cells, values in zip(fixed, config):
+        if as_columns:
+            cells = cells[:2] + ["—" if v is None else v for v in values] + cells[2:]
+        elif keys:
+            cells = cells + [_sections_text(keys, values)]
+        table.add_row(*cells)
+    console.print(table)
+
+
+def _key_widths(header, fixed, keys, config, width):
+    """Widths for a column per config key beside the other columns, or None if they do not fit.
+
+    The other columns are as wide as their longest cell (a run's name folds at 14); a key's column
+    as wide as its header and its longest value; the widest headers fold at their dots until the
+    columns fit.
+    """
+    widths = [max(len(h), *(len(row[i]) for row in fixed)) for i, h in enumerate(header)]
+    widths[1] = min(widths[1], 14)
+    room = width - sum(widths) - 2 * (len(widths) + len(keys) - 1)  # two spaces between columns
+    values = [max(5, *(len(row[i] or "") for row in config)) for i in range(len(keys))]
+    key_widths = [max(v, len(key)) for key, v in zip(keys, values)]
+    narrowest = [max(v, *map(len, key.replace(".", ".\0").split("\0"))) for key, v in zip(keys, values)]
+    while sum(key_widths) > room:  # fold the widest header at its dots, only as far as needed
+        foldable = [i for i, (w, n) in enumerate(zip(key_widths, narrowest)) if w > n]
+        if not foldable:
+            return None
+        i = max(foldable, key=lambda i: key_widths[i])
+        key_widths[i] = max(narrowest[i], key_widths[i] - (sum(key_widths) - room))
+    return key_widths
+
+
+def _fold_at_dots(key, width):
+    """A dotted key in lines of at most ``width`` characters, broken after dots where it can be."""
+    lines = [""]
+    for part in key.replace(".", ".\0").split("\0"):
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
+
+
+def _sections_text(keys, values):
+    """``key=value`` pairs grouped by section, a line each; keys the run's config lacks are left out."""
+    sections = {}
+    for key, value in zip(keys, values):
+        if value is not None:
+            section, _, leaf = key.rpartition(".")
+            sections.setdefault(section, []).append(f"{leaf}={value}")
+    lines = [f"{section}: {' '.join(pairs)}" if section else " ".join(pairs) for section, pairs in sections.items()]
+    return "\n".join(lines)
+
+
+def plural(n, noun):
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def number_text(value):
+    """A metric as the tables show it: 5 significant digits; — for none."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.5g}"
+    return str(value)
+
+
+def count_text(value):
+    """A parameter count, compactly: 17, 12,345, 1.2M."""
+    if value is None:
+        return "—"
+    return f"{value / 1e6:.3g}M" if value >= 1_000_000 else f"{value:,}"
+
+
+def duration_text(seconds):
+    """A wall time: 0.42s, 12.3s, 4m05s, 2h07m."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.3g}s"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes}m{int(seconds % 60):02d}s"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
