@@ -10,7 +10,8 @@ records for every layer i:
 - ``saturated.layer<i>`` (sigmoid, tanh): share of outputs within 0.01 of the function's limits.
 
 The rows go to the run's ``diagnostics.csv``. ``advice`` turns them into a sentence when the first
-layer's gradients are orders of magnitude below (vanishing) or above (exploding) the last layer's.
+layer's gradients are orders of magnitude below (vanishing) or above (exploding) the last layer's in
+the first epoch.
 """
 
 import math
@@ -57,31 +58,33 @@ class Diagnostics:
         return row
 
 
-def gradient_ratio(rows):
-    """Median over epochs of (first layer's gradient norm / last layer's), or None for one layer."""
-    ratios = []
-    for row in rows:
-        norms = [v for k, v in row.items() if k.startswith("grad_norm.layer")]
-        if len(norms) >= 2 and norms[-1] > 0 and math.isfinite(norms[0]):
-            ratios.append(norms[0] / norms[-1])
-    return float(np.median(ratios)) if ratios else None
+def gradient_ratio(row):
+    """First layer's gradient norm / last layer's in one diagnostics row, or None (one layer, zero norm)."""
+    norms = [v for k, v in row.items() if k.startswith("grad_norm.layer")]
+    if len(norms) >= 2 and norms[-1] > 0 and math.isfinite(norms[0]):
+        return norms[0] / norms[-1]
+    return None
 
 
 def advice(rows):
-    """A plain sentence if gradients vanished or exploded across the layers, else None."""
-    ratio = gradient_ratio(rows)
+    """A plain sentence if gradients vanished or exploded across the layers in the first epoch, else None.
+
+    The first epoch shows what the initialisation does to the gradients; later, a converged net's
+    gradients shrink everywhere and would make any ratio look like vanishing.
+    """
+    ratio = gradient_ratio(rows[0]) if rows else None
     if ratio is None:
         return None
     if ratio < VANISHING:
         return (
-            f"Gradients vanished: the first layer's gradient norm was {ratio:.1e} times the last layer's "
-            "(median over epochs; see diagnostics.csv). Try relu with he_normal init, batchnorm: true, "
+            f"Gradients vanished: in the first epoch the first layer's gradient norm was {ratio:.1e} times "
+            "the last layer's (see diagnostics.csv). Try relu with he_normal init, batchnorm: true, "
             "standardised inputs, or fewer layers."
         )
     if ratio > EXPLODING:
         return (
-            f"Gradients exploded: the first layer's gradient norm was {ratio:.1e} times the last layer's "
-            "(median over epochs; see diagnostics.csv). Try training.clip_norm, a smaller init scale "
+            f"Gradients exploded: in the first epoch the first layer's gradient norm was {ratio:.1e} times "
+            "the last layer's (see diagnostics.csv). Try training.clip_norm, a smaller init scale "
             "(e.g. xavier or he), or a lower learning rate."
         )
     return None

@@ -61,7 +61,13 @@ def test_diagnostics_can_be_turned_off(tmp_path):
 
 def test_advice_on_exploding_and_quiet_otherwise():
     exploding = [{"grad_norm.layer0": 1e4, "grad_norm.layer1": 1e-1}]
-    assert gradient_ratio(exploding) == pytest.approx(1e5)
+    assert gradient_ratio(exploding[0]) == pytest.approx(1e5)
     assert advice(exploding).startswith("Gradients exploded") and "clip_norm" in advice(exploding)
     assert advice([{"grad_norm.layer0": 1.0, "grad_norm.layer1": 2.0}]) is None
     assert advice([{"grad_norm.layer0": 1.0}]) is None
+    assert advice([]) is None
+
+
+def test_advice_looks_at_the_first_epoch_not_at_a_converged_net():
+    converged_later = [{"grad_norm.layer0": 1.0, "grad_norm.layer1": 2.0}] + [{"grad_norm.layer0": 1e-9, "grad_norm.layer1": 1e-3}] * 5
+    assert advice(converged_later) is None
