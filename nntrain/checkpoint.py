@@ -6,14 +6,13 @@ state (``optimizer.<name>``), early stopping's best weights (``best.<name>``) an
 that epoch, the epoch's partial sums, early stopping's counters. Loaded without pickle.
 """
 
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
 from .errors import RunError
-from .runs import write_bytes
+from .runs import read_arrays, write_arrays
 
 CHECKPOINT = "checkpoint.npz"
 PREFIXES = ("model", "optimizer", "best")
@@ -23,9 +22,7 @@ def save_checkpoint(run_dir, state, **groups):
     """Write ``state`` (JSON-able) and array groups (``model={...}, optimizer={...}, best={...}``) atomically."""
     arrays = {f"{group}.{key}": value for group, items in groups.items() for key, value in items.items()}
     arrays["state"] = np.array(json.dumps(state))
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    write_bytes(Path(run_dir) / CHECKPOINT, buffer.getvalue())
+    write_arrays(Path(run_dir) / CHECKPOINT, arrays)
 
 
 def load_checkpoint(run_dir):
@@ -33,22 +30,18 @@ def load_checkpoint(run_dir):
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
         raise RunError(f"{run_dir}: no {CHECKPOINT} to resume from (the run stopped before its first checkpoint)")
+    arrays = read_arrays(path, "checkpoint", text=("state",))
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            state = json.loads(str(npz["state"]))
-            groups = {prefix: {} for prefix in PREFIXES}
-            for key in npz.files:
-                prefix, _, name = key.partition(".")
-                if prefix in groups:
-                    groups[prefix][name] = npz[key]
-    except Exception as e:  # a damaged zip or JSON raises many kinds of errors
+        state = json.loads(str(arrays.pop("state")))
+    except (KeyError, ValueError) as e:
         raise RunError(f"{path}: damaged checkpoint: {e}") from None
     if not isinstance(state, dict) or not {"epoch", "step", "rng"} <= set(state):
         raise RunError(f"{path}: damaged checkpoint: incomplete state")
-    for prefix, arrays in groups.items():
-        for key, array in arrays.items():
-            if not np.issubdtype(array.dtype, np.number):
-                raise RunError(f"{path}: damaged checkpoint: {prefix}.{key} holds {array.dtype}, not numbers")
+    groups = {prefix: {} for prefix in PREFIXES}
+    for key, array in arrays.items():
+        prefix, _, name = key.partition(".")
+        if prefix in groups:
+            groups[prefix][name] = array
     return state, groups
 
 

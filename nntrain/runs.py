@@ -86,10 +86,12 @@ def write_json(path, obj):
     write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
-def write_weights(path, arrays):
+def write_arrays(path, arrays):
+    """An .npz of named arrays, atomically."""
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     write_bytes(path, buffer.getvalue())
+
 
 
 def write_metrics(path, rows):
@@ -153,20 +155,28 @@ def read_metrics(run_dir, name=METRICS):
     return rows
 
 
-def read_weights(run_dir):
-    """The arrays of weights.npz, loaded without pickle."""
-    path = Path(run_dir) / WEIGHTS
-    if not path.is_file():
-        raise RunError(f"{run_dir}: no {WEIGHTS} in the run directory (did the run finish its first epoch?)")
+def read_arrays(path, what, text=()):
+    """The arrays of an .npz, loaded without pickle; all numeric but those named in ``text``.
+
+    ``what`` names the file in errors ("weights file"); a damaged file raises RunError.
+    """
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except Exception as e:  # a damaged zip raises many kinds of errors
-        raise RunError(f"{path}: damaged weights file: {e}") from None
+        raise RunError(f"{path}: damaged {what}: {e}") from None
     for key, array in arrays.items():
-        if not np.issubdtype(array.dtype, np.number):
-            raise RunError(f"{path}: damaged weights file: {key} holds {array.dtype}, not numbers")
+        if key not in text and not np.issubdtype(array.dtype, np.number):
+            raise RunError(f"{path}: damaged {what}: {key} holds {array.dtype}, not numbers")
     return arrays
+
+
+def read_weights(run_dir):
+    """The arrays of weights.npz."""
+    path = Path(run_dir) / WEIGHTS
+    if not path.is_file():
+        raise RunError(f"{run_dir}: no {WEIGHTS} in the run directory (did the run finish its first epoch?)")
+    return read_arrays(path, "weights file")
 
 
 def load_run_config(run_dir):

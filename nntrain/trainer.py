@@ -49,7 +49,7 @@ from .runs import (
     write_json,
     write_metrics,
     write_text,
-    write_weights,
+    write_arrays,
 )
 from .schedules import learning_rate
 
@@ -485,7 +485,7 @@ class _Session:
         write_metrics(self.path / METRICS_FILE, self.history)
         if self.diagnostics:
             write_metrics(self.path / DIAGNOSTICS, self.diagnostics)
-        write_weights(self.path / WEIGHTS, self.trainer.model.state_dict())
+        write_arrays(self.path / WEIGHTS, self.trainer.model.state_dict())
         write_json(self.path / SUMMARY, self.summary)
 
     def _finish(self, started, previous_wall):
