@@ -15,25 +15,23 @@ import glob
 import io
 import math
 import os
-import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from operator import methodcaller
 from pathlib import Path
 
 import numpy as np
 
 from .errors import NNTrainError, RunError
 from .metrics import METRICS
-from .runs import CONFIG, METRICS as METRICS_FILE, SUMMARY, read_summary
+from .runs import CONFIG, METRICS as METRICS_FILE, SUMMARY, read_columns, read_summary
 
 
 @dataclass
 class Run:
     """One run directory read back.
 
-    ``metrics``: metrics.csv by column (see ``read_columns``; empty before the first epoch ends);
+    ``metrics``: metrics.csv by column (see ``nntrain.runs.read_columns``; empty before the first epoch ends);
     ``config``: the resolved config as a plain nested dict, or None when it was not asked for.
     """
 
@@ -130,75 +128,6 @@ def load_run(path, config=False):
     else:
         metrics = {}
     return Run(path, summary, metrics, _read_config(path) if config else None)
-
-
-def read_columns(run_dir):
-    """metrics.csv by column: {name: float64 array}, ``epoch`` first; NaN where a row left a cell empty.
-
-    The column-wise twin of nntrain.runs.read_metrics, for reading hundreds of runs: the numbers are
-    parsed by NumPy in one call instead of a dict per row (the csv module takes over for empty cells
-    and damaged files, to name the line).
-    """
-    file = Path(run_dir) / METRICS_FILE
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RunError(f"{run_dir}: no {METRICS_FILE} in the run directory") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise RunError(f"{file}: cannot read: {e}") from None
-    if not text.strip():  # a run stopped before its first epoch ended
-        return {}
-    parsed = _parse_numbers(text)
-    if parsed is not None:
-        header, table = parsed
-        return {name: table[:, i] for i, name in enumerate(header)}
-    # Empty cells, quoting or damage: the csv module, cell by cell, naming a damaged line.
-    try:
-        header, *rows = csv.reader(io.StringIO(text))
-    except csv.Error as e:
-        raise RunError(f"{file}: damaged metrics file: {e}") from None
-    if header[:1] != ["epoch"]:
-        raise RunError(f"{file}: damaged: the first column must be 'epoch'")
-    for line, row in enumerate(rows, start=2):
-        if len(row) != len(header):
-            raise RunError(f"{file}, line {line}: damaged metrics row: {len(row)} values for {len(header)} columns")
-    columns = {}
-    for i, name in enumerate(header):
-        cells = [row[i] for row in rows]
-        try:
-            columns[name] = np.array([float(c) if c else math.nan for c in cells], dtype=float)
-        except ValueError:
-            line = next(k for k, c in enumerate(cells, start=2) if not _is_number(c))
-            raise RunError(f"{file}, line {line}: damaged metrics row: {name} is {cells[line - 2]!r}") from None
-    return columns
-
-
-def _parse_numbers(text):
-    """The common case, fast: (header, (rows, columns) array) of a header starting with ``epoch`` over
-    rows of numbers only, parsed by NumPy in one call; None for anything else.
-    """
-    head, _, body = text.partition("\n")
-    header = head.rstrip("\r").split(",")
-    lines = body.splitlines()
-    if header[0] != "epoch" or not set(map(methodcaller("count", ","), lines)) <= {len(header) - 1}:
-        return None  # not a number in every cell of every row
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # NumPy before 2 warns, instead of raising, on a cell it cannot read
-        try:
-            numbers = np.fromstring(body.replace("\n", ","), sep=",")
-        except (ValueError, DeprecationWarning):
-            return None
-    if numbers.size != len(lines) * len(header):
-        return None
-    return header, numbers.reshape(len(lines), len(header))
-
-
-def _is_number(text):
-    try:
-        float(text or "nan")
-        return True
-    except ValueError:
-        return False
 
 
 # What the summary's fields must be when present: a damaged file is an error, not a crash later.
