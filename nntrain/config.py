@@ -453,7 +453,7 @@ class ConfigSource:
 
 
 def _dotted(loc):
-    return ".".join(str(p) for p in loc)
+    return ".".join(str(p) if str(p).isprintable() else repr(p) for p in loc)
 
 
 def _kind(value):

@@ -1,18 +1,31 @@
-"""Data: the data sets a config names, their targets in the form the loss needs, and the batch loader.
+"""Data: a config's data set as splits of rows, with targets in the loss's form, and the batch loader.
 
-``load_data`` returns a ``Dataset`` with the training split (and, where configured, validation and
-test splits) as arrays of rows: x (n, features), y (n,) integer class labels or (n, outputs) floats.
+``load_data`` reads or generates the examples (``nntrain.datasets``), fits the targets to the loss and
+the output layer, splits them (seeded; stratified for classification), standardises x with statistics
+of the training split only and converts it to the config's dtype. The result is a ``Dataset``:
+
+- each split's x: (n, features) rows; y: integer class labels (n,) for categorical cross-entropy,
+  (n, outputs) floats otherwise;
+- ``meta``: what a run keeps to use its data again (data.json): feature, target and class names
+  where they are not the defaults, and the standardisation's mean and std.
+
+Memory-mapped data is never copied whole: its splits are ``Rows``, which read, convert and standardise
+only the rows a batch asks for.
 """
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .datasets import BLOCK_BYTES, DEFAULT_TARGETS, default_features, load_table
 from .errors import DataError
 
 
 @dataclass
 class Split:
+    """x: (n, features) rows (an array, or ``Rows`` for memory-mapped data); y: (n,) labels or (n, outputs)."""
+
     x: np.ndarray
     y: np.ndarray
 
@@ -37,64 +50,312 @@ class Dataset:
         return self.train.x.shape[1]
 
 
-def xor():
-    """The lecture's table, rows in its order: 00 -> 0, 01 -> 1, 10 -> 1, 11 -> 0."""
-    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
-    y = np.array([0, 1, 1, 0])
-    return x, y
+class Rows:
+    """Rows ``index`` of a 2-D array (all rows if None), read only when indexed, as ``dtype``, standardised.
+
+    Indexing with an int array, a slice or an int gathers those rows from ``base`` (a memory-mapped
+    file: only their pages are read), applies ``(x - mean) / std`` if set and returns them as
+    ``dtype``: always a new array, never the file's own pages. Stands in for the (n, features)
+    array as far as the loader, the trainer's evaluation and ``np.asarray`` are concerned.
+    """
+
+    ndim = 2
+
+    def __init__(self, base, index=None, dtype=np.float32, mean=None, std=None):
+        self.base, self.index, self.dtype = base, index, np.dtype(dtype)
+        self.mean, self.std = mean, std
+        if mean is not None:
+            # Standardise in the wider of the file's and the result's dtype: a float32 file stays
+            # float32 (fast), a float64 file keeps its precision until the final cast.
+            work = np.promote_types(base.dtype, self.dtype)
+            self._mean, self._scale = np.asarray(mean, work), np.asarray(1 / np.asarray(std), work)
+
+    def __len__(self):
+        return len(self.base) if self.index is None else len(self.index)
+
+    @property
+    def shape(self):
+        return (len(self), self.base.shape[1])
+
+    def read(self, key):
+        """The rows ``key`` as stored in ``base``: not converted, not standardised."""
+        return self.base[key] if self.index is None else self.base[self.index[key]]
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):  # rows first, then the rest of the index within them
+            rows = self[key[0]]
+            return rows[key[1:]] if rows.ndim == 1 else rows[(slice(None), *key[1:])]
+        rows = self.read(key)
+        if self.mean is None:
+            return np.array(rows, dtype=self.dtype)
+        if rows.dtype != self._mean.dtype or np.may_share_memory(rows, self.base):
+            rows = np.array(rows, dtype=self._mean.dtype)  # a slice is the file's own pages: copy it
+        # In place on the freshly gathered rows; multiplying by 1/std is cheaper than dividing.
+        rows -= self._mean
+        rows *= self._scale
+        return rows.astype(self.dtype, copy=False)
+
+    def __array__(self, dtype=None, copy=None):
+        rows = self[:]
+        return rows if dtype is None else rows.astype(dtype, copy=False)
+
+    def take(self, index):
+        """The rows ``index`` of these rows, still unread."""
+        return Rows(self.base, index if self.index is None else self.index[index], self.dtype, self.mean, self.std)
+
+    def scaled(self, mean, std):
+        return Rows(self.base, self.index, self.dtype, mean, std)
 
 
-SOURCES = {"xor": xor}
+def load_data(config, rng, meta=None):
+    """The Dataset of an ExperimentConfig, drawing from ``rng`` in a fixed order: generation, then the split.
+
+    ``meta``: a run's data.json, to label classes and standardise exactly as that run did (eval,
+    predict); without it both are derived from the data.
+
+    Raises DataError for data that is missing or malformed and ConfigError for data that does not
+    fit the config (output units, split shares, batch size); nothing is written before.
+    """
+    d = config.data
+    meta = meta or {}
+    table = load_table(config, rng, classes=meta.get("classes"))
+    parts = {"train": (table.x, table.y), **table.parts}
+    n_classes = _class_count(table, parts, config)
+    # Memory-mapped x stays in its file: Rows read it batch by batch.
+    parts = {
+        name: (Rows(x, None, config.dtype) if isinstance(x, np.memmap) else x, prepare_targets(y, config, n_classes, table.origin))
+        for name, (x, y) in parts.items()
+    }
+    for name, share in (("val", d.split.val), ("test", d.split.test)):
+        if share and name in table.parts:
+            raise config.error(
+                ("data", "split", name),
+                f"{table.origin} has its own {name} split (x_{name}, y_{name}); remove data.split.{name}",
+            )
+    x, y = parts["train"]
+    held_out = split_indices(len(x), {"val": d.split.val, "test": d.split.test}, stratify_labels(y, config), rng)
+    if held_out:
+        train_index = _complement(len(x), held_out.values())
+        if len(train_index) == 0:
+            raise config.error(
+                ("data", "split"),
+                f"val {d.split.val:g} and test {d.split.test:g} of {len(x)} examples leave no training examples",
+            )
+        parts["train"] = (_take(x, train_index), y[train_index])
+        parts.update({name: (_take(x, idx), y[idx]) for name, idx in held_out.items()})
+    n_train, n_features = parts["train"][0].shape
+    if d.drop_last and n_train < d.batch_size:
+        raise config.error(
+            ("data", "batch_size"),
+            f"with drop_last, a batch of {d.batch_size} leaves no batch of the {n_train} training examples",
+        )
+
+    # data.json keeps what using the run again needs beyond its config: names that differ from the
+    # defaults (x1, x2, ...; y) and the standardisation's statistics.
+    meta_out = {}
+    if table.features != default_features(n_features):
+        meta_out["features"] = table.features
+    if table.targets != DEFAULT_TARGETS:
+        meta_out["targets"] = table.targets
+    if table.classes is not None:
+        meta_out["classes"] = table.classes
+    if d.standardize:
+        if "standardize" in meta:
+            mean, std = (np.asarray(meta["standardize"][k], dtype=np.float64) for k in ("mean", "std"))
+            if mean.shape != (n_features,) or std.shape != (n_features,):
+                raise DataError(
+                    f"{table.origin}: the run standardised {mean.size} features, but the data now has {n_features}"
+                )
+        else:
+            mean, std = standardization(parts["train"][0])
+        parts = {name: (standardize(x, mean, std), y) for name, (x, y) in parts.items()}
+        meta_out["standardize"] = {"mean": mean.tolist(), "std": std.tolist()}
+    splits = {
+        name: Split(x if isinstance(x, Rows) else np.asarray(x, dtype=config.dtype), y) for name, (x, y) in parts.items()
+    }
+    return Dataset(train=splits["train"], splits=splits, meta=meta_out)
 
 
-def load_data(config, rng):
-    """The data set of an ExperimentConfig, as the loss wants its targets, in the config's dtype."""
-    x, y = SOURCES[config.data.source]()
-    x = np.asarray(x, dtype=config.dtype)
-    y = prepare_targets(y, config)
-    train = Split(x, y)
-    return Dataset(train=train, splits={"train": train})
+def _class_count(table, parts, config):
+    """Number of classes for categorical cross-entropy: from the names, else the largest label + 1.
+
+    Binary cross-entropy on a class column needs exactly two classes."""
+    if config.loss == "binary_crossentropy" and table.labels:
+        n = len(table.classes) if table.classes is not None else int(np.max(table.y, initial=0)) + 1
+        if n != 2:
+            names = f" ({', '.join(table.classes)})" if table.classes else ""
+            raise config.error(
+                ("loss",),
+                f"binary_crossentropy needs two classes; {table.origin} has {n}{names}: use a softmax output "
+                "layer with one unit per class and categorical_crossentropy",
+            )
+        return None
+    if config.loss != "categorical_crossentropy":
+        return None
+    if table.classes is not None:
+        return len(table.classes)
+    counts = []
+    for _, y in parts.values():
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] > 1:
+            counts.append(y.shape[1])  # one-hot rows
+        elif y.size and y.dtype.kind in "biuf" and np.all(y == np.round(y)) and y.min() >= 0:
+            counts.append(int(y.max()) + 1)
+    return max(counts) if counts else None
 
 
-def prepare_targets(y, config):
+def prepare_targets(y, config, n_classes=None, origin=None):
     """Targets in the form the loss takes, checked against the output layer.
 
-    categorical_crossentropy: integer labels (n,) below the output units (one-hot rows become labels);
-    binary_crossentropy and mse: (n, units) floats.
+    categorical_crossentropy: integer labels (n,) (one-hot rows become labels); the output layer must
+    have one unit per class (``n_classes``, default: the largest label + 1).
+    binary_crossentropy and mse: (n, units) floats, one column per output unit.
+    ``origin`` names the data in messages about its values.
     """
-    units = config.model.layers[-1].units
+    where = f"{origin}: " if origin else ""
+    last = len(config.model.layers) - 1
+    units = config.model.layers[last].units
+    units_loc = ("model", "layers", last, "units")
     y = np.asarray(y)
     if config.loss == "categorical_crossentropy":
-        if y.ndim == 2:
+        if y.ndim == 2 and y.shape[1] > 1:
             if y.shape[1] != units:
-                raise DataError(f"the targets are one-hot rows of {y.shape[1]} classes, but the output layer has {units} units")
+                raise config.error(units_loc, f"the targets are one-hot rows of {y.shape[1]} classes, but the output layer has {units} units")
             y = y.argmax(axis=1)
+        y = y.reshape(len(y))
         labels = y.astype(np.int64)
-        if not np.array_equal(labels, y) or labels.min() < 0:
-            raise DataError("categorical_crossentropy needs class labels 0, 1, ..., K-1 as targets")
-        n_classes = int(labels.max()) + 1
-        if n_classes > units:
-            raise DataError(
-                f"the data has {n_classes} classes but the output layer has {units} units; set its units to {n_classes}"
-            )
+        if not np.array_equal(labels, y) or (labels.size and labels.min() < 0):
+            raise DataError(f"{where}categorical_crossentropy needs class labels 0, 1, ..., K-1 as targets")
+        n = n_classes if n_classes is not None else int(labels.max()) + 1
+        if n != units:
+            raise config.error(units_loc, f"the data has {n} classes but the output layer has {units} units; set its units to {n}")
         return labels
     y = np.asarray(y, dtype=config.dtype)
     if y.ndim == 1:
         y = y[:, None]
     if y.shape[1] != units:
         what = "target columns" if config.loss == "mse" else "binary targets per row"
-        raise DataError(f"the data has {y.shape[1]} {what} but the output layer has {units} units; set its units to {y.shape[1]}")
+        raise config.error(units_loc, f"the data has {y.shape[1]} {what} but the output layer has {units} units; set its units to {y.shape[1]}")
     if config.loss == "binary_crossentropy" and ((y < 0) | (y > 1)).any():
-        raise DataError("binary_crossentropy needs targets between 0 and 1")
+        raise DataError(f"{where}binary_crossentropy needs targets between 0 and 1 (two classes: labels 0 and 1)")
     return y
+
+
+def stratify_labels(y, config):
+    """Class labels (n,) to stratify the split by, or None for regression and multi-label targets."""
+    if config.loss == "categorical_crossentropy":
+        return y
+    if config.loss == "binary_crossentropy" and y.shape[1] == 1 and np.isin(y, (0, 1)).all():
+        return y[:, 0].astype(np.int64)
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Splits
+
+
+def split_indices(n, shares, labels, rng):
+    """Sorted row indices of each held-out part: {"val": idx, "test": idx} for the shares above 0.
+
+    A part of share s gets ceil(s * n) rows, drawn from ``rng`` (one permutation per class, or one of
+    all rows without ``labels``); with ``labels`` it is stratified: each class contributes in
+    proportion to the rows it has left (largest remainders decide the rounding). The rest is the
+    training split.
+    """
+    wanted = {name: math.ceil(share * n - 1e-9) for name, share in shares.items() if share > 0}
+    if not wanted:
+        return {}
+    groups = [np.arange(n)] if labels is None else [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    groups = [rng.permutation(g) for g in groups]
+    sizes = np.array([len(g) for g in groups])
+    taken = np.zeros(len(groups), dtype=np.int64)
+    out = {}
+    for name, count in wanted.items():
+        per_group = _allocate(count, sizes - taken)
+        out[name] = np.sort(np.concatenate([g[t : t + k] for g, t, k in zip(groups, taken, per_group)]))
+        taken += per_group
+    return out
+
+
+def _allocate(total, available):
+    """Integer counts per group, summing to min(total, sum(available)), in proportion to ``available``."""
+    total = min(total, int(available.sum()))
+    if total == 0:
+        return np.zeros_like(available)
+    exact = total * available / available.sum()
+    counts = np.floor(exact).astype(np.int64)  # exact <= available, so floor + 1 never exceeds it
+    largest = np.argsort(counts - exact, kind="stable")[: total - counts.sum()]
+    counts[largest] += 1
+    return counts
+
+
+def _complement(n, parts):
+    keep = np.ones(n, dtype=bool)
+    for idx in parts:
+        keep[idx] = False
+    return np.flatnonzero(keep)
+
+
+def _take(x, index):
+    """Rows ``index`` of x: gathered for an in-memory array, still unread for ``Rows``."""
+    return x.take(index) if isinstance(x, Rows) else x[index]
+
+
+# --------------------------------------------------------------------------------------------------
+# Standardisation: mean 0 and standard deviation 1 per feature, fitted on the training split
+
+
+def standardization(x):
+    """(mean, std) per column of x: (n, features), in float64; constant columns get std 1, not 0.
+
+    A column counts as constant when its std is within rounding error of its mean (dividing by it
+    would blow rounding noise up to unit size). Memory-mapped rows are read block by block.
+    """
+    if isinstance(x, Rows):
+        # One pass, block by block, merging each block's mean and sum of squared deviations
+        # (Chan et al.'s pairwise update): as exact as the two-pass formula, without reading twice.
+        block = max(1, BLOCK_BYTES // max(1, 8 * x.shape[1]))
+        n, mean, m2 = 0, np.zeros(x.shape[1]), np.zeros(x.shape[1])
+        for start in range(0, len(x), block):
+            rows = np.asarray(x.read(slice(start, start + block)), dtype=np.float64)
+            k, block_mean = len(rows), rows.mean(axis=0)
+            delta = block_mean - mean
+            m2 += np.square(rows - block_mean).sum(axis=0) + np.square(delta) * (n * k / (n + k))
+            mean += delta * (k / (n + k))
+            n += k
+        std = np.sqrt(m2 / n)
+    else:
+        x64 = np.asarray(x, dtype=np.float64)
+        mean, std = x64.mean(axis=0), x64.std(axis=0)
+    constant = std <= 10 * np.finfo(np.float64).eps * np.abs(mean)
+    std[constant] = 1.0
+    return mean, std
+
+
+def standardize(x, mean, std):
+    """(x - mean) / std in float64 for in-memory rows (before the cast to the config's dtype, which
+    would lose a large offset's digits), per batch for ``Rows``."""
+    if isinstance(x, Rows):
+        return x.scaled(mean, std)
+    return (x - mean) / std
+
+
+# --------------------------------------------------------------------------------------------------
+# Batches
 
 
 class Loader:
     """Batches of (x, y) rows for one pass over a split.
 
     Each epoch draws a new permutation of the row indices from the run's generator (when ``shuffle``)
-    and gathers each batch with one fancy-index; without shuffling, batches are views. The last batch
-    may be smaller unless ``drop_last``.
+    and gathers each batch with one fancy-index; without shuffling, in-memory batches are views. The
+    last batch may be smaller unless ``drop_last``. The data set itself is never copied.
+
+    In tf.data's terms: ``shuffle`` (reshuffled every iteration) and ``batch`` (``drop_remainder`` =
+    ``drop_last``) happen here; ``map`` + ``cache`` is the standardisation, applied once to in-memory
+    data (or per batch by ``Rows`` for memory-mapped data); ``repeat`` is the trainer's epoch loop.
+    ``prefetch`` is left out: the loader takes a few percent of an epoch (benchmarks/loader.py), the
+    most that overlapping it with the training step could save.
     """
 
     def __init__(self, split, batch_size, shuffle, drop_last, rng):

@@ -1,13 +1,25 @@
-"""Using a trained (or hand-set) network: evaluate a run on its data, predict and trace new inputs."""
+"""Using a trained (or hand-set) network: evaluate a run on its data, predict and trace new inputs.
 
+Inputs are always raw, as in the data the run was trained on: a run that standardised its inputs
+keeps the training split's mean and std in its data.json and applies them here. A run trained on
+named classes (a CSV's labels, scikit-learn's target names) answers with those names.
+"""
+
+import csv
+import io
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .config import load_config
-from .errors import ConfigError, RunError
+from .datasets import DEFAULT_TARGETS, default_features, numeric_columns, read_csv, shown
+from .errors import ConfigError, DataError, RunError
 from .model import build_model
-from .runs import load_run_config, read_weights
+from .runs import DATA, load_run_config, read_weights
+
+SPLITS = ("train", "val", "test")
 
 
 def load_model(source):
@@ -37,18 +49,114 @@ def load_model(source):
     return config, build_model(config, inputs, np.random.default_rng(config.seed))
 
 
+def read_data_meta(run_dir):
+    """A run's data.json (names and standardisation), or {} for a run whose data needs none."""
+    path = Path(run_dir) / DATA
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RunError(f"{path}: damaged data description: {e}") from None
+    if not isinstance(meta, dict):
+        raise RunError(f"{path}: damaged data description: expected a JSON object")
+    return meta
+
+
+@dataclass
+class Predictor:
+    """A network with what it needs to take raw inputs: the run's names and standardisation."""
+
+    config: object
+    model: object
+    meta: dict
+
+    @property
+    def n_inputs(self):
+        return self.model.params[0].shape[1]
+
+    @property
+    def features(self):
+        return self.meta.get("features") or default_features(self.n_inputs)
+
+    @property
+    def targets(self):
+        return self.meta.get("targets") or DEFAULT_TARGETS
+
+    @property
+    def classes(self):
+        """Class names (label k is classes[k]) or None."""
+        return self.meta.get("classes")
+
+    @property
+    def kind(self):
+        """"classes" (softmax), "binary" (one sigmoid unit), "multilabel" (several) or "regression"."""
+        loss = self.config.loss
+        if loss == "categorical_crossentropy":
+            return "classes"
+        if loss == "binary_crossentropy":
+            return "binary" if self.model.params[-1].shape[0] == 1 else "multilabel"
+        return "regression"
+
+    def scale(self, x):
+        """Raw rows (n, features) -> the network's inputs (standardised as in training), in its dtype."""
+        x = np.asarray(x, dtype=self.model.dtype)
+        stats = self.meta.get("standardize")
+        if stats:
+            x = (x - np.asarray(stats["mean"], x.dtype)) / np.asarray(stats["std"], x.dtype)
+        return x
+
+    def outputs(self, x, batch_size=4096):
+        """The output activations (n, units) for raw rows x, in batches."""
+        x = self.scale(x)
+        return np.concatenate([self.model.predict(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+    def label(self, outputs):
+        """Predicted class per row: a name where the run has names, else the label."""
+        labels = outputs.argmax(axis=1) if self.kind == "classes" else (outputs[:, 0] > 0.5).astype(np.int64)
+        names = self.classes
+        return [names[k] for k in labels] if names else labels.tolist()
+
+    def class_names(self, n):
+        return list(self.classes) if self.classes else [str(k) for k in range(n)]
+
+
+def load_predictor(source):
+    """The Predictor of a run directory, or of a config whose layers are all hand-set."""
+    config, model = load_model(source)
+    if Path(source).is_dir():
+        meta = read_data_meta(source)
+    elif config.data.standardize:
+        # A hand-set network on standardised inputs: the statistics come from its data, as in training.
+        from .data import load_data
+
+        meta = load_data(config, np.random.default_rng(config.seed)).meta
+    else:
+        meta = {}
+    return Predictor(config, model, meta)
+
+
 def evaluate_run(run_dir, split="train"):
-    """Loss and metrics of a run's weights on one split of its data (regenerated from its config)."""
+    """Loss and metrics of a run's weights on one split of its data (regenerated from its config).
+
+    The data is labelled and standardised as the run's data.json says; the first entry of the
+    result is the number of examples evaluated.
+    """
     from .data import load_data
     from .trainer import Trainer
 
+    if split not in SPLITS:
+        raise ConfigError(f"--split {split}: expected one of {', '.join(SPLITS)}")
     if not Path(run_dir).is_dir():
         raise RunError(f"{run_dir}: no such run directory")
     config, model = load_model(run_dir)
-    data = load_data(config, np.random.default_rng(config.seed))
+    data = load_data(config, np.random.default_rng(config.seed), meta=read_data_meta(run_dir))
     if split not in data.splits:
-        raise RunError(f"{run_dir}: the run has no {split!r} split; it has {', '.join(data.splits)}")
-    return Trainer(config, model).evaluate(data.splits[split])
+        raise RunError(
+            f"{run_dir}: the run has no {split} split (its data.split.{split} is 0); it has: {', '.join(data.splits)}"
+        )
+    part = data.splits[split]
+    return {"examples": len(part), **Trainer(config, model).evaluate(part)}
 
 
 def parse_inputs(texts, n_inputs):
@@ -66,11 +174,73 @@ def parse_inputs(texts, n_inputs):
 
 
 def predict(source, inputs):
-    """One record per input row: {"input": [...], "layers": [[...] per layer], "output": [...]}."""
-    config, model = load_model(source)
-    x = parse_inputs(inputs, model.params[0].shape[1])
-    layers = model.trace(x)
-    return [
+    """One record per raw input row: {"input": [...], "layers": [[...] per layer], "output": [...]},
+    and "class" (its name) where the run has class names."""
+    predictor = load_predictor(source)
+    x = parse_inputs(inputs, predictor.n_inputs)
+    layers = predictor.model.trace(predictor.scale(x))
+    records = [
         {"input": x[r].tolist(), "layers": [a[r].tolist() for a in layers], "output": layers[-1][r].tolist()}
         for r in range(len(x))
     ]
+    if predictor.classes and predictor.kind in ("classes", "binary"):
+        for record, name in zip(records, predictor.label(layers[-1])):
+            record["class"] = name
+    return records
+
+
+def predict_table(source, path, proba=False):
+    """Predictions for every row of the CSV at ``path``: (columns, rows) of strings.
+
+    The CSV needs the run's feature columns by name (other columns are passed through). The result
+    is the input's columns followed by ``predicted_<target>`` (a class name, a label, or a number per
+    regression target) and, with ``proba``, ``p_<class>``: each class's probability.
+    """
+    predictor = load_predictor(source)
+    header, rows, lines = read_csv(path)
+    missing = [f for f in predictor.features if f not in header]
+    if missing:
+        raise DataError(
+            f"{shown(path)}: no column {missing[0]!r}; the run's inputs are: {', '.join(predictor.features)}"
+        )
+    out = predictor.outputs(numeric_columns(path, header, rows, lines, predictor.features))
+    kind, targets = predictor.kind, predictor.targets
+    if proba and kind == "regression":
+        raise ConfigError("--proba: the run regresses (loss mse); it has no class probabilities")
+    columns, values = [], []
+    if kind in ("classes", "binary"):
+        columns.append(f"predicted_{targets[0]}")
+        values.append([str(v) for v in predictor.label(out)])
+        if proba:
+            names = predictor.class_names(out.shape[1] if kind == "classes" else 2)
+            shown_names = names if kind == "classes" else names[1:]  # one sigmoid: P(second class)
+            columns += [f"p_{name}" for name in shown_names]
+            values += [_numbers(out[:, j]) for j in range(out.shape[1])]
+    else:
+        names = targets if len(targets) == out.shape[1] else default_features(out.shape[1])
+        columns += [f"predicted_{t}" for t in names]
+        if kind == "multilabel":
+            values += [[str(int(v > 0.5)) for v in out[:, j]] for j in range(out.shape[1])]
+            if proba:
+                columns += [f"p_{t}" for t in names]
+                values += [_numbers(out[:, j]) for j in range(out.shape[1])]
+        else:
+            values += [_numbers(out[:, j]) for j in range(out.shape[1])]
+    taken = [c for c in columns if c in header]
+    if taken:
+        raise DataError(f"{shown(path)}: already has a column {taken[0]!r}, which the predictions would fill")
+    table = [row + [column[i] for column in values] for i, row in enumerate(rows)]
+    return header + columns, table
+
+
+def _numbers(values):
+    return [f"{float(v):.6g}" for v in values]
+
+
+def table_csv(columns, rows):
+    """CSV text of a table (columns, rows of strings)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return out.getvalue()

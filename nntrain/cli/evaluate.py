@@ -12,7 +12,7 @@ def evaluate(
     split: Annotated[str, typer.Option(help="Which split of the run's data: train, val or test.")] = "train",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ):
-    """Loss and metrics of a run's weights on its data."""
+    """Loss and metrics of a run's weights on one split of its data (raw inputs, standardised as in training)."""
     from nntrain.inference import evaluate_run
 
     logs = evaluate_run(run_dir, split)
@@ -21,7 +21,8 @@ def evaluate(
         return
     from rich.table import Table
 
-    table = Table(title=f"{run_dir} ({split})")
+    examples = logs.pop("examples")
+    table = Table(title=f"{run_dir} ({split})", caption=f"{examples} examples")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in logs.items():

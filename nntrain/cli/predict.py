@@ -1,5 +1,5 @@
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -11,13 +11,41 @@ def predict(
     source: Annotated[
         Path, typer.Argument(help="A run directory, or a config whose layers all have hand-set weights.", show_default=False)
     ],
+    table: Annotated[
+        Optional[Path],
+        typer.Argument(help="A CSV of raw inputs with the run's feature columns (by name).", show_default=False),
+    ] = None,
     inputs: Annotated[
-        list[str], typer.Option("--input", "-i", help="One input row, comma-separated, e.g. 0,1 (repeatable).")
-    ],
+        Optional[list[str]],
+        typer.Option("--input", "-i", help="One input row, comma-separated, e.g. 0,1 (repeatable).", show_default=False),
+    ] = None,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="With a CSV: write the predictions here (default: stdout).")
+    ] = None,
+    proba: Annotated[bool, typer.Option("--proba", help="With a CSV: add each class's probability.")] = False,
     trace: Annotated[bool, typer.Option("--trace", help="Show every layer's activation.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON record per input.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: one record per input row.")] = False,
 ):
-    """The network's output (with --trace: every layer's activations) for given inputs."""
+    """The network's outputs for raw inputs: rows given with --input, or every row of a CSV file.
+
+    With --input, --trace shows every layer's activations.
+    With a CSV, each row comes back with predicted_<target> and, with --proba, p_<class> columns.
+    """
+    from nntrain.errors import ConfigError
+
+    if (table is None) == (not inputs):
+        raise ConfigError(
+            "give either a CSV file of inputs or --input rows (e.g. -i 0,1)"
+            if table is None
+            else "give either a CSV file or --input rows, not both"
+        )
+    if table is not None:
+        if trace:
+            raise ConfigError("--trace works with --input rows, not with a CSV file")
+        _predict_table(source, table, output, proba, as_json)
+        return
+    if output is not None or proba:
+        raise ConfigError(f"{'--output' if output is not None else '--proba'} works with a CSV file of inputs, not with --input")
     from nntrain.inference import predict as predict_rows
 
     records = predict_rows(source, inputs)
@@ -26,17 +54,42 @@ def predict(
         return
     from rich.table import Table
 
-    table = Table()
-    table.add_column("input")
+    rich_table = Table()
+    rich_table.add_column("input")
     layers = len(records[0]["layers"])
     if trace:
         for i in range(layers - 1):
-            table.add_column(f"layer {i}")
-    table.add_column(f"output (layer {layers - 1})" if trace else "output")
+            rich_table.add_column(f"layer {i}")
+    rich_table.add_column(f"output (layer {layers - 1})" if trace else "output")
+    named = "class" in records[0]
+    if named:
+        rich_table.add_column("class")
     for record in records:
         shown = record["layers"] if trace else [record["output"]]
-        table.add_row(_row(record["input"]), *(_row(a) for a in shown))
-    console().print(table)
+        rich_table.add_row(_row(record["input"]), *(_row(a) for a in shown), *([record["class"]] if named else []))
+    console().print(rich_table)
+
+
+def _predict_table(source, table, output, proba, as_json):
+    import json
+
+    from nntrain.errors import ConfigError
+    from nntrain.inference import predict_table, table_csv
+    from nntrain.runs import write_text
+
+    columns, rows = predict_table(source, table, proba=proba)
+    if as_json:
+        text = json.dumps([dict(zip(columns, row)) for row in rows], indent=2) + "\n"
+    else:
+        text = table_csv(columns, rows)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        write_text(output, text)
+    except OSError as e:
+        raise ConfigError(f"{output}: cannot write the predictions: {e.strerror}") from None
+    typer.echo(f"{len(rows)} predictions written to {output}", err=True)
 
 
 def _row(values):

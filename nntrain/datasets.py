@@ -1,0 +1,463 @@
+"""Where examples come from: the built-in generated sets, CSV tables, NumPy files and scikit-learn's sets.
+
+Every source gives a ``Table``: the examples as they are, before targets are fitted to the loss,
+before splitting and scaling (that is ``nntrain.data``). Conventions:
+
+- ``x``: (n, features) numbers. NumPy files stay memory-mapped where the format allows (``.npy`` and
+  the members of an uncompressed ``.npz``), so a data set larger than memory is never read whole.
+- ``y``: class labels 0..K-1 (n,) for classification sets; (n, targets) numbers otherwise.
+- ``classes``: the class names (label k is ``classes[k]``) where the data has names, else None.
+
+Errors name the file, and where it helps the line, column, array or row, and what was expected.
+"""
+
+import csv
+import math
+import struct
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+# Rows per block when a memory-mapped array is scanned (finiteness, statistics): blocks of ~16 MB keep
+# the scan's own memory small whatever the file's size.
+BLOCK_BYTES = 1 << 24
+
+
+@dataclass
+class Table:
+    """One data set as read or generated. ``parts``: held-out (x, y) pairs a file defines itself."""
+
+    x: np.ndarray
+    y: np.ndarray
+    features: list
+    targets: list  # the target's name(s): one per column of y, or the single label column's name
+    classes: list | None = None
+    labels: bool = False  # y holds class labels (not numbers to regress on)
+    parts: dict = field(default_factory=dict)  # "val" / "test" -> (x, y)
+    origin: str = ""  # how messages name the data: a file, or the built-in set
+
+
+DEFAULT_TARGETS = ["y"]
+
+
+def default_features(n):
+    """The names of unnamed features: x1, x2, ..., xn."""
+    return [f"x{j + 1}" for j in range(n)]
+
+
+def shown(path):
+    """A path as messages show it: relative to the working directory when it lies below it."""
+    path = Path(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+# --------------------------------------------------------------------------------------------------
+# Built-in generated sets. Each draws from the run's generator, always in the same order.
+
+DEFAULT_SAMPLES = 500
+DEFAULT_NOISE = {"xor": 0.1, "moons": 0.1, "circles": 0.05, "spirals": 0.05, "blobs": 1.0, "sine": 0.1}
+DEFAULT_CLASSES = 3  # spirals and blobs
+
+
+def xor_table():
+    """The lecture's table, rows in its order: 00 -> 0, 01 -> 1, 10 -> 1, 11 -> 0."""
+    return np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float), np.array([0, 1, 1, 0])
+
+
+def xor(n, noise, classes, rng):
+    """Corners of the unit square labelled x1 XOR x2, with Gaussian noise; classes alternate row by row,
+    each row's corner is one of its class's two, drawn at random."""
+    y = np.arange(n) % 2
+    first = rng.integers(0, 2, n)
+    corners = np.c_[first, first ^ y]
+    return corners + noise * rng.standard_normal((n, 2)), y
+
+
+def moons(n, noise, classes, rng):
+    """Two interleaved half circles (as scikit-learn's make_moons), classes alternating row by row."""
+    y = np.arange(n) % 2
+    t = rng.uniform(0, np.pi, n)
+    x = np.where(y[:, None] == 0, np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 0.5 - np.sin(t)])
+    return x + noise * rng.standard_normal((n, 2)), y
+
+
+def circles(n, noise, classes, rng):
+    """A circle of radius 1 (class 0) around one of radius 0.5 (class 1)."""
+    y = np.arange(n) % 2
+    t = rng.uniform(0, 2 * np.pi, n)
+    r = np.where(y == 0, 1.0, 0.5)[:, None]
+    return r * np.c_[np.cos(t), np.sin(t)] + noise * rng.standard_normal((n, 2)), y
+
+
+def spirals(n, noise, classes, rng):
+    """``classes`` spiral arms from the centre outwards (as in CS231n), each turning by 4 radians."""
+    y = np.arange(n) % classes
+    r = rng.uniform(0, 1, n)
+    t = 2 * np.pi * y / classes + 4 * r
+    return r[:, None] * np.c_[np.sin(t), np.cos(t)] + noise * rng.standard_normal((n, 2)), y
+
+
+def blobs(n, noise, classes, rng):
+    """``classes`` Gaussian clusters of standard deviation ``noise`` around centres drawn in [-5, 5]^2."""
+    centres = rng.uniform(-5, 5, size=(classes, 2))
+    y = np.arange(n) % classes
+    return centres[y] + noise * rng.standard_normal((n, 2)), y
+
+
+def sine(n, noise, classes, rng):
+    """Regression: y = sin(x) + noise for x drawn uniformly in [-pi, pi]."""
+    x = rng.uniform(-np.pi, np.pi, (n, 1))
+    return x, np.sin(x) + noise * rng.standard_normal((n, 1))
+
+
+GENERATORS = {"xor": xor, "moons": moons, "circles": circles, "spirals": spirals, "blobs": blobs, "sine": sine}
+
+
+def generate(config, rng):
+    """The built-in set ``config.data.source`` with its n_samples, noise and classes (defaults above)."""
+    d = config.data
+    name = d.source
+    if d.classes is not None and name not in ("spirals", "blobs"):
+        raise config.error(("data", "classes"), f"{name!r} has a fixed number of classes; only spirals and blobs take classes")
+    if name == "xor" and d.n_samples is None:
+        if d.noise is not None:
+            raise config.error(
+                ("data", "noise"), "xor without n_samples is the lecture's four exact rows; set n_samples to sample a noisy version"
+            )
+        x, y = xor_table()
+    else:
+        n = d.n_samples or DEFAULT_SAMPLES
+        k = d.classes or DEFAULT_CLASSES
+        noise = DEFAULT_NOISE[name] if d.noise is None else d.noise
+        x, y = GENERATORS[name](n, noise, k, rng)
+    features = default_features(x.shape[1])
+    if name == "sine":
+        return Table(x, y, features, DEFAULT_TARGETS, origin="sine")
+    return Table(x, y, features, DEFAULT_TARGETS, labels=True, origin=name)
+
+
+# --------------------------------------------------------------------------------------------------
+# CSV tables
+
+
+def read_csv(path):
+    """(header, rows, lines) of a comma-separated file: the first non-blank row names the columns.
+
+    ``lines[i]`` is the file line on which data row ``i`` starts (for messages). Every row must have
+    as many fields as the header.
+    """
+    name = shown(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header, rows, lines = None, [], []
+            start = 1
+            for record in reader:
+                if not record or (len(record) == 1 and not record[0].strip()):
+                    start = reader.line_num + 1
+                    continue
+                if header is None:
+                    header = [c.strip() for c in record]
+                elif len(record) != len(header):
+                    raise DataError(f"{name}, line {start}: {len(record)} fields, but the header has {len(header)}")
+                else:
+                    rows.append(record)
+                    lines.append(start)
+                start = reader.line_num + 1
+    except FileNotFoundError:
+        raise DataError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{name}: is a directory, expected a CSV file") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{name}: not UTF-8 text; expected a CSV file") from None
+    except csv.Error as e:
+        raise DataError(f"{name}, line {reader.line_num}: malformed CSV: {e}") from None
+    except OSError as e:
+        raise DataError(f"{name}: cannot read: {e.strerror}") from None
+    if header is None:
+        raise DataError(f"{name}: empty file; expected a header row of column names, then data rows")
+    for i, column in enumerate(header):
+        if not column:
+            raise DataError(f"{name}: column {i + 1} of the header has no name")
+        if header.index(column) != i:
+            raise DataError(f"{name}: two columns are named {column!r}")
+    if not rows:
+        raise DataError(f"{name}: no data rows below the header")
+    return header, rows, lines
+
+
+def numeric_columns(path, header, rows, lines, columns):
+    """The named columns as a float64 array (n, len(columns)); every cell a finite number."""
+    out = np.empty((len(rows), len(columns)))
+    for j, column in enumerate(columns):
+        k = header.index(column)
+        cells = [row[k] for row in rows]
+        try:
+            out[:, j] = np.array(cells, dtype=np.float64)  # fast path: NumPy parses the whole column
+            if np.isfinite(out[:, j]).all():
+                continue
+        except ValueError:
+            pass
+        for i, cell in enumerate(cells):  # slow path: cell by cell, to name the first bad one
+            problem = _not_a_number(cell)
+            if problem:
+                raise DataError(f"{shown(path)}, line {lines[i]}, column {column!r}: {problem}")
+            out[i, j] = float(cell)
+    return out
+
+
+def _not_a_number(cell):
+    if not cell.strip():
+        return "empty cell; expected a number"
+    try:
+        value = float(cell)
+    except ValueError:
+        return f"{cell.strip()!r} is not a number"
+    return None if math.isfinite(value) else f"{cell.strip()!r} is not a finite number"
+
+
+def class_labels(path, cells, lines, column, classes=None):
+    """Labels 0..K-1 for the cells of a class column, and the class names (label k is names[k]).
+
+    Names are sorted (numerically when every name is a number, so "2" < "10"). With ``classes``
+    given (a run's names), those are used and a cell outside them is an error.
+    """
+    cells = [c.strip() for c in cells]
+    for i, cell in enumerate(cells):
+        if not cell:
+            raise DataError(f"{shown(path)}, line {lines[i]}, column {column!r}: empty cell; expected a class label")
+    if classes is None:
+        classes = sorted(set(cells), key=_class_order(cells))
+    index = {name: k for k, name in enumerate(classes)}
+    try:
+        return np.array([index[c] for c in cells], dtype=np.int64), list(classes)
+    except KeyError:
+        i = next(i for i, c in enumerate(cells) if c not in index)
+        raise DataError(
+            f"{shown(path)}, line {lines[i]}, column {column!r}: class {cells[i]!r} is not one of the run's "
+            f"classes ({', '.join(classes)})"
+        ) from None
+
+
+def _class_order(cells):
+    try:
+        for c in set(cells):
+            float(c)
+    except ValueError:
+        return str
+    return float
+
+
+def csv_table(config, classes=None):
+    """The CSV of ``config.data``: features and target columns by name; class labels where the loss classifies.
+
+    The target column holds class labels (any strings) for categorical cross-entropy, and for binary
+    cross-entropy with one target column; numbers otherwise.
+    """
+    d = config.data
+    path = d.path
+    header, rows, lines = read_csv(path)
+    targets = [d.target] if isinstance(d.target, str) else list(d.target)
+    _require_columns(path, header, targets, "target")
+    if d.features is None:
+        features = [c for c in header if c not in targets]
+    else:
+        _require_columns(path, header, d.features, "feature")
+        features = list(d.features)
+        both = [c for c in features if c in targets]
+        if both:
+            raise DataError(f"{shown(path)}: column {both[0]!r} is both a feature and the target")
+    if not features:
+        raise DataError(f"{shown(path)}: no feature columns; the only columns are the target's ({', '.join(targets)})")
+    x = numeric_columns(path, header, rows, lines, features)
+    labels = len(targets) == 1 and config.loss != "mse"
+    if labels:
+        k = header.index(targets[0])
+        y, names = class_labels(path, [row[k] for row in rows], lines, targets[0], classes)
+        return Table(x, y, features, targets, names, labels=True, origin=shown(path))
+    y = numeric_columns(path, header, rows, lines, targets)
+    return Table(x, y, features, targets, origin=shown(path))
+
+
+def _require_columns(path, header, columns, what):
+    for column in columns:
+        if column not in header:
+            raise DataError(f"{shown(path)}: no {what} column {column!r}; the columns are: {', '.join(header)}")
+
+
+# --------------------------------------------------------------------------------------------------
+# NumPy files: x, y and optionally x_val, y_val, x_test, y_test
+
+
+ARRAYS = ("x", "y", "x_val", "y_val", "x_test", "y_test")
+
+
+def array_table(config):
+    """The arrays of an .npz file, or of a folder of .npy files (x.npy, y.npy, ...), memory-mapped.
+
+    x may have more than two axes (e.g. images (n, 28, 28)); each example is then flattened.
+    x_val/y_val and x_test/y_test, where present, are the validation and test splits.
+    """
+    path = Path(config.data.path)
+    arrays = _npz_arrays(path) if config.data.source == "npz" else _npy_arrays(path)
+    name = shown(path)
+    for key in ("x", "y"):
+        if key not in arrays:
+            raise DataError(f"{name}: no array {key!r}; it has: {', '.join(arrays) or 'nothing'}")
+    parts = {}
+    for part, suffix in (("train", ""), ("val", "_val"), ("test", "_test")):
+        xk, yk = "x" + suffix, "y" + suffix
+        if (xk in arrays) != (yk in arrays):
+            have, missing = (xk, yk) if xk in arrays else (yk, xk)
+            raise DataError(f"{name}: has {have!r} but no {missing!r}")
+        if xk not in arrays:
+            continue
+        x, y = arrays[xk], arrays[yk]
+        for key, a in ((xk, x), (yk, y)):
+            if a.dtype.kind not in "biuf":
+                raise DataError(f"{name}: array {key!r} has dtype {a.dtype}; expected numbers")
+            if a.ndim == 0:
+                raise DataError(f"{name}: array {key!r} is a single number; expected one row per example")
+        if len(x) != len(y):
+            raise DataError(f"{name}: {xk!r} has {len(x)} rows but {yk!r} has {len(y)}")
+        if len(x) == 0:
+            raise DataError(f"{name}: {xk!r} has no rows")
+        x = x.reshape(len(x), -1)  # a view for C-ordered arrays, memory-mapped ones included
+        if part != "train" and x.shape[1] != parts["train"][0].shape[1]:
+            raise DataError(f"{name}: {xk!r} has {x.shape[1]} features per row but 'x' has {parts['train'][0].shape[1]}")
+        check_finite(name, xk, x)
+        y = np.array(y)  # targets are small next to x: read them into memory
+        check_finite(name, yk, y)
+        parts[part] = (x, y)
+    x, y = parts.pop("train")
+    labels = config.loss == "categorical_crossentropy" or (y.ndim == 1 and config.loss == "binary_crossentropy")
+    targets = ["y"] if y.ndim == 1 or y.shape[1] == 1 else [f"y{j + 1}" for j in range(y.shape[1])]
+    features = default_features(x.shape[1])
+    return Table(x, y, features, targets, labels=labels, parts=parts, origin=name)
+
+
+def _npy_arrays(folder):
+    name = shown(folder)
+    if not folder.exists():
+        raise DataError(f"{name}: no such folder; source 'npy' expects a folder of x.npy, y.npy, ...")
+    if not folder.is_dir():
+        raise DataError(f"{name}: not a folder; source 'npy' expects a folder of x.npy, y.npy, ... (a single file: use npz)")
+    arrays = {}
+    for key in ARRAYS:
+        file = folder / f"{key}.npy"
+        if file.is_file():
+            try:
+                arrays[key] = np.load(file, mmap_mode="r", allow_pickle=False)
+            except ValueError as e:
+                raise DataError(f"{shown(file)}: cannot read as .npy: {e}") from None
+            except OSError as e:
+                raise DataError(f"{shown(file)}: cannot read: {e}") from None
+    return arrays
+
+
+def _npz_arrays(path):
+    """The arrays of an .npz file: members stored uncompressed (np.savez) are memory-mapped in place,
+    compressed ones (np.savez_compressed) are read into memory."""
+    name = shown(path)
+    if not path.exists():
+        raise DataError(f"{name}: no such file")
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as archive, open(path, "rb") as f:
+            for info in archive.infolist():
+                key = info.filename.removesuffix(".npy")
+                if key not in ARRAYS:
+                    continue
+                if info.compress_type == zipfile.ZIP_STORED:
+                    arrays[key] = _map_member(path, f, info)
+                else:
+                    with archive.open(info) as member:
+                        arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
+    except zipfile.BadZipFile:
+        raise DataError(f"{name}: not an .npz file (not a zip archive)") from None
+    except IsADirectoryError:
+        raise DataError(f"{name}: is a directory; source 'npz' expects an .npz file (a folder of .npy files: use npy)") from None
+    except ValueError as e:
+        raise DataError(f"{name}: cannot read an array: {e}") from None
+    except OSError as e:
+        raise DataError(f"{name}: cannot read: {e}") from None
+    return arrays
+
+
+def _map_member(path, f, info):
+    """Memory-map one uncompressed .npy member of a zip: its bytes lie contiguously in the file,
+    after the member's local header (30 bytes + file name + extra field) and the .npy header."""
+    f.seek(info.header_offset)
+    local = f.read(30)
+    if local[:4] != b"PK\x03\x04":
+        raise ValueError(f"damaged zip entry {info.filename!r}")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    f.seek(info.header_offset + 30 + name_len + extra_len)
+    version = np.lib.format.read_magic(f)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(f)
+    if dtype.hasobject:
+        raise ValueError(f"{info.filename!r} holds Python objects")
+    if math.prod(shape) == 0:
+        return np.empty(shape, dtype)
+    return np.memmap(path, dtype=dtype, mode="r", offset=f.tell(), shape=shape, order="F" if fortran else "C")
+
+
+def check_finite(name, key, a):
+    """DataError naming array ``key`` of file ``name`` and its first row holding a NaN or infinity.
+
+    Scans memory-mapped arrays block by block."""
+    if a.dtype.kind != "f":
+        return
+    rows = len(a)
+    block = max(1, BLOCK_BYTES // max(1, a[:1].nbytes))
+    for start in range(0, rows, block):
+        chunk = np.asarray(a[start : start + block])
+        if np.isfinite(chunk).all():
+            continue
+        bad = np.argwhere(~np.isfinite(chunk))[0]
+        row = start + int(bad[0])
+        where = f"{key}[{row}]" if chunk.ndim == 1 else f"{key}[{row}, {int(bad[1])}]"
+        raise DataError(f"{name}: array {key!r} has a non-finite value ({chunk[tuple(bad)]}) in row {row} ({where})")
+
+
+# --------------------------------------------------------------------------------------------------
+# scikit-learn's bundled sets (the optional extra nntrain[sklearn])
+
+SKLEARN_CLASSIFICATION = ("iris", "digits", "wine", "breast_cancer")
+
+
+def sklearn_table(config):
+    name = config.data.source.removeprefix("sklearn:")
+    try:
+        from sklearn import datasets
+    except ImportError:
+        raise DataError(
+            f"source 'sklearn:{name}' needs scikit-learn; install it with: pip install 'nntrain[sklearn]'"
+        ) from None
+    bunch = getattr(datasets, f"load_{name}")()
+    x = np.asarray(bunch.data, dtype=np.float64)
+    features = [str(f) for f in bunch.get("feature_names", [])] or default_features(x.shape[1])
+    if name in SKLEARN_CLASSIFICATION:
+        classes = [str(c) for c in bunch.target_names]
+        return Table(x, np.asarray(bunch.target), features, ["class"], classes, labels=True, origin=f"sklearn:{name}")
+    return Table(x, np.asarray(bunch.target, dtype=np.float64)[:, None], features, ["target"], origin=f"sklearn:{name}")
+
+
+def load_table(config, rng, classes=None):
+    """The Table of ``config.data.source``; ``classes``: a run's class names, to label a CSV the same way."""
+    source = config.data.source
+    if source == "csv":
+        return csv_table(config, classes)
+    if source in ("npz", "npy"):
+        return array_table(config)
+    if source.startswith("sklearn:"):
+        return sklearn_table(config)
+    return generate(config, rng)

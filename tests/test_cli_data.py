@@ -1,0 +1,166 @@
+"""The data side of the command line: fit on files and built-in sets, eval --split, predict on a CSV."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nntrain.cli import app
+
+CONFIGS = Path(__file__).parent.parent / "configs"
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory):
+    """configs/iris.yaml trained from another working directory: its data path is the config's folder's."""
+    root = tmp_path_factory.mktemp("cli")
+    result = run("fit", CONFIGS / "iris.yaml", "-q", "--run-dir", root / "iris")
+    assert result.exit_code == 0, result.output
+    return root / "iris"
+
+
+def test_eval_splits(iris_run):
+    test = run("eval", iris_run, "--split", "test", "--json")
+    assert test.exit_code == 0, test.output
+    record = json.loads(test.stdout)
+    assert record["split"] == "test" and record["examples"] == 30 and record["accuracy"] >= 0.9
+    table = run("eval", iris_run, "--split", "val")
+    assert table.exit_code == 0 and "(val)" in table.stdout and "30 examples" in table.stdout and "accuracy" in table.stdout
+    train = json.loads(run("eval", iris_run, "--json").stdout)
+    assert train["split"] == "train" and train["examples"] == 90
+
+
+def test_eval_split_errors(iris_run, in_tmp):
+    wrong = run("eval", iris_run, "--split", "validation")
+    assert (wrong.exit_code, wrong.stderr) == (2, "error: --split validation: expected one of train, val, test\n")
+    assert run("fit", CONFIGS / "xor.yaml", "-q", "--run-dir", "x", "--set", "training.epochs=1").exit_code == 0
+    none = run("eval", "x", "--split", "val")
+    assert (none.exit_code, none.stderr) == (2, "error: x: the run has no val split (its data.split.val is 0); it has: train\n")
+
+
+def test_predict_a_csv(iris_run, in_tmp):
+    Path("in.csv").write_text("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n5.9,2.8,4.3,1.3\n")
+    out = run("predict", iris_run, "in.csv")
+    assert out.exit_code == 0, out.output
+    assert out.stdout.splitlines() == [
+        "sepal_length,sepal_width,petal_length,petal_width,predicted_species",
+        "5.1,3.5,1.4,0.2,setosa",
+        "6.3,3.3,6.0,2.5,virginica",
+        "5.9,2.8,4.3,1.3,versicolor",
+    ]
+    written = run("predict", iris_run, "in.csv", "--proba", "-o", "out.csv")
+    assert written.exit_code == 0 and written.stderr == "3 predictions written to out.csv\n" and written.stdout == ""
+    lines = Path("out.csv").read_text().splitlines()
+    assert lines[0].endswith(",predicted_species,p_setosa,p_versicolor,p_virginica") and len(lines) == 4
+    records = json.loads(run("predict", iris_run, "in.csv", "--json").stdout)
+    assert [r["predicted_species"] for r in records] == ["setosa", "virginica", "versicolor"]
+
+
+def test_predict_inputs_show_class_names(iris_run):
+    result = run("predict", iris_run, "-i", "5.1,3.5,1.4,0.2")
+    assert result.exit_code == 0 and "setosa" in result.stdout and "class" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ([], "error: give either a CSV file of inputs or --input rows (e.g. -i 0,1)\n"),
+        (["in.csv", "-i", "1,2,3,4"], "error: give either a CSV file or --input rows, not both\n"),
+        (["in.csv", "--trace"], "error: --trace works with --input rows, not with a CSV file\n"),
+        (["-i", "1,2,3,4", "--proba"], "error: --proba works with a CSV file of inputs, not with --input\n"),
+        (["-i", "1,2,3,4", "-o", "x.csv"], "error: --output works with a CSV file of inputs, not with --input\n"),
+        (["missing.csv"], "error: missing.csv: no such file\n"),
+    ],
+)
+def test_predict_argument_errors(iris_run, in_tmp, args, message):
+    Path("in.csv").write_text("sepal_length,sepal_width,petal_length,petal_width\n1,2,3,4\n")
+    result = run("predict", iris_run, *args)
+    assert (result.exit_code, result.stderr) == (2, message)
+
+
+# --------------------------------------------------------------------------------------------------
+# Bad data: exit code 2, one line naming the file and the problem, no traceback, no run directory
+
+MODEL3 = "model: {layers: [{units: 8}, {units: 3, activation: softmax}]}\nloss: categorical_crossentropy\n"
+
+
+def fit_error(config_text, name="c.yaml"):
+    Path(name).write_text(config_text)
+    result = run("fit", name, "-q")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and not Path("runs").exists()
+    assert len(result.stderr.strip().splitlines()) == 1
+    return result.stderr.strip()
+
+
+def test_bad_csv_files(in_tmp):
+    Path("data").mkdir()
+    Path("data/d.csv").write_text("a,b,kind\n1,2,x\n3,4,y\n5,,z\n")
+    csv = "data: {source: csv, path: data/d.csv, target: %s}\n" + MODEL3
+    assert fit_error(csv % "nope") == "error: data/d.csv: no target column 'nope'; the columns are: a, b, kind"
+    assert fit_error(csv % "kind") == "error: data/d.csv, line 4, column 'b': empty cell; expected a number"
+    Path("data/d.csv").write_text("a,b,kind\n1,2,x\n3,four,y\n")
+    assert fit_error(csv % "kind") == "error: data/d.csv, line 3, column 'b': 'four' is not a number"
+    assert fit_error(csv.replace("data/d.csv", "data/none.csv") % "kind") == "error: data/none.csv: no such file"
+
+
+def test_paths_are_relative_to_the_config_file(in_tmp):
+    Path("exp").mkdir()
+    Path("exp/d.csv").write_text("a,kind\n1,x\n2,y\n3,z\n")
+    Path("exp/c.yaml").write_text("data: {source: csv, path: d.csv, target: kind}\n" + MODEL3 + "training: {epochs: 1}\n")
+    result = run("fit", "exp/c.yaml", "-q", "--run-dir", "r")
+    assert result.exit_code == 0, result.output
+    assert f"path: {Path('exp/d.csv').resolve()}" in Path("r/config.yaml").read_text()  # absolute in the run
+
+
+def test_bad_arrays(in_tmp):
+    npz = "data: {source: npz, path: d.npz}\n" + MODEL3
+    x, y = np.zeros((6, 2)), np.array([0, 1, 2] * 2)
+    bad = x.copy()
+    bad[4, 1] = np.inf
+    np.savez("d.npz", x=bad, y=y)
+    assert fit_error(npz) == "error: d.npz: array 'x' has a non-finite value (inf) in row 4 (x[4, 1])"
+    np.savez("d.npz", x=x, y=y[:5])
+    assert fit_error(npz) == "error: d.npz: 'x' has 6 rows but 'y' has 5"
+
+
+def test_splits_and_output_units_that_do_not_fit(in_tmp):
+    split = "data: {source: blobs, n_samples: 10, split: {val: 0.5, test: 0.45}}\n" + MODEL3  # 5 + ceil(4.5) rows
+    assert fit_error(split) == "error: c.yaml, line 1: data.split: val 0.5 and test 0.45 of 10 examples leave no training examples"
+    more = "data: {source: blobs, classes: 3}\nmodel:\n  layers:\n    - {units: 8}\n    - {units: 4, activation: softmax}\nloss: categorical_crossentropy\n"
+    assert fit_error(more) == (
+        "error: c.yaml, line 5: model.layers.1.units: the data has 3 classes but the output layer has 4 units; set its units to 3"
+    )
+    fewer = more.replace("units: 4", "units: 2")
+    assert fit_error(fewer).endswith("the data has 3 classes but the output layer has 2 units; set its units to 3")
+    regression = "data: {source: sine}\nmodel: {layers: [{units: 2, activation: linear}]}\nloss: mse\n"
+    assert fit_error(regression) == (
+        "error: c.yaml, line 2: model.layers.0.units: the data has 1 target columns but the output layer has 2 units; set its units to 1"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The example configs
+
+
+@pytest.mark.parametrize("name", ["moons", "sine", "iris"])  # digits: the slow test below
+def test_example_configs_run(in_tmp, name):
+    result = run("fit", CONFIGS / f"{name}.yaml", "-q", "--run-dir", name, "--set", "training.epochs=2")
+    assert result.exit_code == 0, result.output
+    assert "val_loss" in result.stdout
+    assert run("eval", name, "--split", "test").exit_code == 0
+
+
+@pytest.mark.slow
+def test_digits_reaches_97_percent_on_its_test_split(in_tmp):
+    result = run("fit", CONFIGS / "digits.yaml", "-q", "--run-dir", "digits")
+    assert result.exit_code == 0, result.output
+    test = json.loads(run("eval", "digits", "--split", "test", "--json").stdout)
+    assert test["examples"] == 360 and test["accuracy"] >= 0.97
