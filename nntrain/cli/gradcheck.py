@@ -1,0 +1,91 @@
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ._app import command, console, print_json
+
+
+@command()
+def gradcheck(
+    config: Annotated[Path, typer.Argument(help="YAML experiment config.", show_default=False)],
+    set_: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", help="Override a config value by dotted path, e.g. model.layers.0.units=3 (repeatable)."),
+    ] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Override the config's seed (data, weights, dropout).")] = None,
+    rows: Annotated[
+        Optional[int], typer.Option(min=1, help="Examples in the batch; default: the config's data.batch_size.")
+    ] = None,
+    max_entries: Annotated[
+        int, typer.Option("--max-entries", min=0, help="Check at most this many entries per tensor, at random; 0 = all.")
+    ] = 1000,
+    tolerance: Annotated[float, typer.Option("--tol", min=0.0, help="Largest relative error that passes.")] = 1e-5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+):
+    """Compare the network's backpropagated gradients with finite differences, in float64.
+
+    Every parameter tensor of the configured network at its initial weights, on one batch of the
+    config's data: batch norm and L1/L2 penalties included, dropout masks held fixed. Prints the
+    relative error ||analytic - numeric|| / (||analytic|| + ||numeric||) per tensor; exits with 1 if
+    any is above --tol. Entries within 1e-6 of a ReLU or L1 kink, where no finite difference is right,
+    are counted and left out.
+    """
+    from nntrain.config import load_config
+    from nntrain.gradcheck import check_config
+
+    overrides = list(set_ or [])
+    if seed is not None:
+        overrides.append((f"seed={seed}", f"--seed {seed}"))
+    cfg = load_config(config, overrides)
+    result = check_config(cfg, rows=rows, max_entries=max_entries or None)
+    failed = [c for c in result.tensors if not c.error <= tolerance]  # NaN fails too
+    if as_json:
+        print_json(
+            {"rows": result.rows, "tolerance": tolerance, "passed": not failed, "tensors": [c.to_json() for c in result.tensors]}
+        )
+    else:
+        _print_table(result, tolerance)
+    worst = result.worst
+    if failed:
+        names = ", ".join(f"{c.name} ({c.error:.1e})" for c in failed)
+        typer.echo(f"error: relative error above the tolerance {tolerance:g}: {names}", err=True)
+        raise typer.Exit(1)
+    if not as_json:
+        kinks = sum(c.kinks for c in result.tensors)
+        left_out = f"; {kinks} entries at a kink left out" if kinks else ""
+        typer.echo(f"ok: largest relative error {worst.error:.1e} ({worst.name}), tolerance {tolerance:g}{left_out}")
+
+
+def _print_table(result, tolerance):
+    import numpy as np
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        title=f"gradient norms and their relative error, float64, {result.rows} examples, eps 1e-6",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    kinks = any(c.kinks for c in result.tensors)
+    for name in ("parameter", "shape", "entries", *(["kinks"] if kinks else []), "analytic", "numeric", "rel. error", ""):
+        table.add_column(name, justify="left" if name in ("parameter", "shape", "") else "right", no_wrap=True)
+    for c in result.tensors:
+        size = int(np.prod(c.shape))
+        checked = str(c.checked) if c.checked + c.kinks == size else f"{c.checked}/{size}"
+        mark = "ok" if c.error <= tolerance else "FAIL"
+        if not c.checked:
+            mark = "all kinks"
+        table.add_row(
+            c.name,
+            "x".join(map(str, c.shape)),
+            checked,
+            *([str(c.kinks)] if kinks else []),
+            f"{c.analytic_norm:.2e}",
+            f"{c.numeric_norm:.2e}",
+            f"{c.error:.1e}",
+            mark,
+        )
+    console().print(table)
