@@ -68,7 +68,8 @@ class LeakyReLU:
     @staticmethod
     def backward(a, grad):
         # The output keeps the sign of the input, so the slope is known from a alone.
-        grad *= np.where(a > 0, 1.0, LEAKY_RELU_SLOPE).astype(grad.dtype, copy=False)
+        one, slope = grad.dtype.type(1), grad.dtype.type(LEAKY_RELU_SLOPE)  # keep float32 float32
+        grad *= np.where(a > 0, one, slope)
         return grad
 
 

@@ -61,11 +61,15 @@ class Dense(Op):
         W = self.params["W"]
         dW, db = self.grads["W"], self.grads["b"]
         np.matmul(grad.T, self._x, out=dW)
-        np.sum(grad, axis=0, out=db)
-        if self.l2:
-            dW += (2.0 * self.l2) * W
-        if self.l1:
-            dW += self.l1 * np.sign(W)
+        grad.sum(axis=0, out=db)
+        if self.l1 or self.l2:
+            tmp = self._buffer("penalty", W.shape, W.dtype)
+            if self.l2:
+                dW += np.multiply(W, 2.0 * self.l2, out=tmp)
+            if self.l1:
+                np.sign(W, out=tmp)
+                tmp *= self.l1
+                dW += tmp
         if not self.input_grad:
             return None
         dx = self._buffer("dx", self._x.shape, W.dtype)
@@ -75,9 +79,9 @@ class Dense(Op):
         W = self.params["W"]
         total = 0.0
         if self.l1:
-            total += self.l1 * float(np.abs(W).sum())
+            total += self.l1 * float(np.abs(W, out=self._buffer("penalty", W.shape, W.dtype)).sum())
         if self.l2:
-            total += self.l2 * float(np.square(W).sum())
+            total += self.l2 * float(np.vdot(W, W))
         return total
 
 
@@ -116,7 +120,8 @@ class Dropout(Op):
         if not training:
             return x
         if not (self.frozen and self._mask is not None and self._mask.shape == x.shape):
-            u = self.rng.random(x.shape, dtype=x.dtype if x.dtype == np.float32 else np.float64)
+            u = self._buffer("uniform", x.shape, np.float32 if x.dtype == np.float32 else np.float64)
+            self.rng.random(dtype=u.dtype, out=u)
             self._mask = np.less(u, self.keep_prob, out=self._buffer("mask", x.shape, bool))
         out = np.multiply(x, self._mask, out=self._buffer("out", x.shape, x.dtype))
         out /= self.keep_prob
@@ -145,10 +150,12 @@ class BatchNorm(Op):
 
     def forward(self, x, training):
         gamma, beta = self.params["gamma"], self.params["beta"]
+        xhat = self._buffer("xhat", x.shape, x.dtype)
         if training:
             n = x.shape[0]
             mean = x.mean(axis=0)
-            var = x.var(axis=0)
+            np.subtract(x, mean, out=xhat)
+            var = np.einsum("ij,ij->j", xhat, xhat) / n  # as x.var(axis=0), without its temporary
             m = self.momentum
             self.state["running_mean"] *= 1 - m
             self.state["running_mean"] += m * mean
@@ -156,8 +163,8 @@ class BatchNorm(Op):
             self.state["running_var"] += (m * n / max(n - 1, 1)) * var
         else:
             mean, var = self.state["running_mean"], self.state["running_var"]
+            np.subtract(x, mean, out=xhat)
         inv_std = 1.0 / np.sqrt(var + self.eps)
-        xhat = np.subtract(x, mean, out=self._buffer("xhat", x.shape, x.dtype))
         xhat *= inv_std
         out = np.multiply(xhat, gamma, out=self._buffer("out", x.shape, x.dtype))
         out += beta
@@ -169,12 +176,12 @@ class BatchNorm(Op):
         xhat, n = self._xhat, grad.shape[0]
         gamma = self.params["gamma"]
         np.einsum("ij,ij->j", grad, xhat, out=self.grads["gamma"])
-        np.sum(grad, axis=0, out=self.grads["beta"])
+        grad.sum(axis=0, out=self.grads["beta"])
         # dL/dz = inv_std / n * (n * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)), dxhat = grad * gamma
         dxhat_sum = self.grads["beta"] * gamma
         dxhat_xhat_sum = self.grads["gamma"] * gamma
         dx = np.multiply(grad, gamma, out=grad)
         dx -= dxhat_sum / n
-        dx -= xhat * (dxhat_xhat_sum / n)
+        dx -= np.multiply(xhat, dxhat_xhat_sum / n, out=self._buffer("tmp", xhat.shape, xhat.dtype))
         dx *= self._inv_std
         return dx

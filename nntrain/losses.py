@@ -14,63 +14,94 @@ the fused pairs), which is what metrics look at.
 
 import numpy as np
 
-from .activations import Sigmoid, Softmax
-
 # Probabilities are clipped to [EPS, 1 - EPS] when a cross-entropy is not computed from logits.
 EPS = 1e-7
 
 
-class MeanSquaredError:
+class Loss:
+    """Base: results go into buffers reused per shape, so a training step allocates (almost) nothing.
+
+    ``prediction`` and the array ``backward`` returns are valid until the next ``forward``; the
+    gradient is a buffer of its own, which the model may overwrite while back-propagating.
+    """
+
+    def __init__(self, from_logits=False):
+        self.from_logits = from_logits
+        self._buffers = {}
+
+    def _buffer(self, key, shape, dtype):
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._buffers[key] = np.empty(shape, dtype)
+        return buf
+
+    def _grad_buffer(self):
+        return self._buffer("grad", self.prediction.shape, self.prediction.dtype)
+
+
+class MeanSquaredError(Loss):
     """L = mean((a - y)^2)."""
 
-    from_logits = False
+    def __init__(self):
+        super().__init__(from_logits=False)
 
     def forward(self, a, y):
         self.prediction = a
-        self._diff = a - y
-        return float(np.mean(np.square(self._diff)))
+        self._diff = np.subtract(a, y, out=self._buffer("diff", a.shape, a.dtype))
+        return float(np.vdot(self._diff, self._diff)) / self._diff.size
 
     def backward(self):
-        return self._diff * (2.0 / self._diff.size)
+        return np.multiply(self._diff, 2.0 / self._diff.size, out=self._grad_buffer())
 
 
-class BinaryCrossentropy:
+class BinaryCrossentropy(Loss):
     """L = -mean(y log p + (1 - y) log(1 - p)), from logits z (p = sigmoid(z)) or from p itself."""
 
     def __init__(self, from_logits=True):
-        self.from_logits = from_logits
+        super().__init__(from_logits)
 
     def forward(self, out, y):
         self._y = y
-        if self.from_logits:
-            z = out
-            self.prediction = Sigmoid.forward(z, np.empty_like(z))
-            # log(1 + e^-|z|) + max(z, 0) - z y  ==  -(y log p + (1-y) log(1-p)), stable for any z.
-            losses = np.logaddexp(0, -np.abs(z)) + np.maximum(z, 0) - z * y
-        else:
+        if not self.from_logits:
             self.prediction = out
             p = np.clip(out, EPS, 1 - EPS)
-            losses = -(y * np.log(p) + (1 - y) * np.log1p(-p))
-        return float(np.mean(losses))
+            return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+        z = out
+        # With t = log(1 + e^-|z|) (never overflows): -(y log p + (1-y) log(1-p)) = (max(z, 0) - y z) + t
+        # and p = e^(min(z, 0) - t). The bracket is exactly 0 for a confident right answer, so even in
+        # float32 the loss keeps its small value (z = 20, y = 1: 2.1e-9, not 0).
+        t = np.abs(z, out=self._buffer("t", z.shape, z.dtype))
+        np.negative(t, out=t)
+        np.exp(t, out=t)
+        np.log1p(t, out=t)
+        p = np.minimum(z, 0, out=self._buffer("p", z.shape, z.dtype))
+        p -= t
+        self.prediction = np.exp(p, out=p)
+        losses = np.maximum(z, 0, out=self._buffer("losses", z.shape, z.dtype))
+        losses -= np.multiply(z, y, out=self._buffer("yz", z.shape, z.dtype))
+        losses += t
+        return float(losses.sum(dtype=np.float64)) / z.size
 
     def backward(self):
         p, y = self.prediction, self._y
         if self.from_logits:
-            return (p - y) * (1.0 / p.size)
+            grad = np.subtract(p, y, out=self._grad_buffer())
+            grad *= 1.0 / p.size
+            return grad
         pc = np.clip(p, EPS, 1 - EPS)
         # d/dp of the clipped loss: zero where the clip is active.
         inside = (p > EPS) & (p < 1 - EPS)
         return inside * (pc - y) / (pc * (1 - pc)) / p.size
 
 
-class CategoricalCrossentropy:
+class CategoricalCrossentropy(Loss):
     """L = -mean_over_batch(sum_k y_k log p_k), from logits z (p = softmax(z)) or from p itself.
 
     ``y`` is either integer labels (batch,) or one-hot / probability rows (batch, classes).
     """
 
     def __init__(self, from_logits=True):
-        self.from_logits = from_logits
+        super().__init__(from_logits)
 
     def forward(self, out, y):
         n = out.shape[0]
@@ -78,25 +109,30 @@ class CategoricalCrossentropy:
         self._labels = y.ndim == 1
         if self.from_logits:
             z = out
-            self.prediction = Softmax.forward(z, np.empty_like(z))
-            zmax = z.max(axis=1, keepdims=True)
-            log_p = z - (zmax + np.log(np.exp(z - zmax).sum(axis=1, keepdims=True)))
+            # log p = (z - max z) - log(sum e^(z - max z)) per row: no overflow, no log(0).
+            log_p = np.subtract(z, z.max(axis=1, keepdims=True), out=self._buffer("log_p", z.shape, z.dtype))
+            p = np.exp(log_p, out=self._buffer("p", z.shape, z.dtype))
+            row_sums = p.sum(axis=1, keepdims=True)
+            p /= row_sums
+            log_p -= np.log(row_sums, out=row_sums)
+            self.prediction = p
         else:
             self.prediction = out
             log_p = np.log(np.clip(out, EPS, 1.0))
         if self._labels:
-            return float(-log_p[np.arange(n), y].mean())
-        return float(-(y * log_p).sum() / n)
+            return float(-log_p[self._rows(n), y].sum()) / n
+        return float(-np.vdot(y, log_p)) / n
 
     def backward(self):
         p, y = self.prediction, self._y
         n = p.shape[0]
         if self.from_logits:
-            grad = p.copy()
+            grad = self._grad_buffer()
             if self._labels:
-                grad[np.arange(n), y] -= 1.0
+                np.copyto(grad, p)
+                grad[self._rows(n), y] -= 1.0
             else:
-                grad -= y
+                np.subtract(p, y, out=grad)
             grad *= 1.0 / n
             return grad
         onehot = y
@@ -104,6 +140,13 @@ class CategoricalCrossentropy:
             onehot = np.zeros_like(p)
             onehot[np.arange(n), y] = 1.0
         return -(onehot * (p >= EPS)) / np.clip(p, EPS, 1.0) / n
+
+    def _rows(self, n):
+        """0, 1, ..., n-1: with the labels, the index of each row's true class."""
+        rows = self._buffers.get("rows")
+        if rows is None or len(rows) != n:
+            rows = self._buffers["rows"] = np.arange(n)
+        return rows
 
 
 LOSSES = {

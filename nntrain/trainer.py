@@ -146,7 +146,9 @@ class Trainer:
     def train_step(self, x, y, totals, diagnose=False):
         """One step on a batch; adds to ``totals``; returns a diagnostics row if ``diagnose``."""
         model, loss, logits = self.model, self.loss, self.logits
-        params, grads = model.params, model.grads
+        # One flat array each: the optimizer (and clipping) updates the whole network in a handful of
+        # array operations instead of a handful per array -- bit for bit the same weights.
+        params, grads = [model.flat_params], [model.flat_grads]
         data_loss = loss.forward(model.forward(x, training=True, logits=logits), y)
         penalty = model.penalty() if model.has_penalty else 0.0
         if not math.isfinite(data_loss + penalty):
@@ -296,7 +298,7 @@ def resume(run_dir, *, on_epoch=None, on_step=None, plots=False):
         diagnostics = [row for row in read_metrics(path, DIAGNOSTICS) if row["epoch"] <= state["epoch"]]
     session = _Session(path, config, data, trainer, rng, summary, history, diagnostics)
     try:
-        trainer.optimizer.load_state_dict(groups["optimizer"], model.params)
+        trainer.optimizer.load_state_dict(groups["optimizer"], [model.flat_params])
         rng.bit_generator.state = state["rng"]
         if session.early is not None and state.get("early_stopping"):
             session.early.load_state_dict(state["early_stopping"], groups["best"])
@@ -397,7 +399,7 @@ class _Session:
                             if self.signal is not None:
                                 self._checkpoint(epoch, step + 1, epoch_start, totals)
                                 raise _StopRequested(self.signal)
-                    if not all(np.isfinite(p).all() for p in model.params):
+                    if not np.isfinite(model.flat_params).all():
                         raise Diverged
                 except Diverged:
                     self._diverged(epoch + 1, step + 1, snapshot)

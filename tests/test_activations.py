@@ -58,3 +58,10 @@ def test_float32_stays_float32(name):
     z = np.linspace(-3, 3, 12, dtype=np.float32).reshape(3, 4)
     a = Activation(name).forward(z.copy(), training=True)
     assert a.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_float32_gradients_stay_float32(name):
+    op = Activation(name)
+    op.forward(np.linspace(-3, 3, 12, dtype=np.float32).reshape(3, 4), training=True)
+    assert op.backward(np.ones((3, 4), np.float32)).dtype == np.float32

@@ -112,3 +112,18 @@ def test_batchnorm_matches_a_hand_computation(rng):
     x3 = rng.normal(size=(3, 2))
     inference = op.forward(x3, training=False)
     np.testing.assert_allclose(inference, [2.0, 0.5] * (x3 - running_mean) / np.sqrt(running_var + 1e-5) + [1.0, -1.0])
+
+
+@pytest.mark.parametrize("make", ["dense", "dropout", "batchnorm"])
+def test_float32_in_float32_out(make, rng):
+    f32 = np.float32
+    op = {
+        "dense": lambda: Dense(rng.normal(size=(3, 4)).astype(f32), np.zeros(3, f32), l1=0.1, l2=0.1),
+        "dropout": lambda: Dropout(0.5, rng),
+        "batchnorm": lambda: BatchNorm(4, f32),
+    }[make]()
+    x = rng.normal(size=(5, 4)).astype(f32)
+    out = op.forward(x, training=True)
+    dx = op.backward(np.ones_like(out))
+    assert out.dtype == dx.dtype == f32
+    assert all(g.dtype == f32 for g in op.grads.values())

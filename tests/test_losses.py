@@ -85,3 +85,35 @@ def test_pairing_decides_from_logits_and_warns_on_a_mismatch():
     message = pairing_warning("mse", "sigmoid")
     assert "output activation 'sigmoid' does not match loss 'mse'" in message
     assert "linear" in message
+
+
+def test_categorical_crossentropy_of_soft_targets(rng):
+    z = rng.normal(0, 2, (5, 3))
+    y = rng.dirichlet(np.ones(3), size=5)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    loss = CategoricalCrossentropy()
+    assert loss.forward(z, y) == pytest.approx(-(y * log_p).sum() / 5, rel=1e-12)
+    assert gradcheck(loss, z.copy(), y) < 1e-6
+
+
+@pytest.mark.parametrize("name", ["mse", "binary_crossentropy", "categorical_crossentropy"])
+def test_float32_in_float32_out_into_reused_buffers(name, rng):
+    out = rng.normal(size=(8, 3)).astype(np.float32)
+    y = rng.integers(0, 3, 8) if name == "categorical_crossentropy" else (rng.random((8, 3)) < 0.5).astype(np.float32)
+    loss = make_loss(name, {"mse": "linear", "binary_crossentropy": "sigmoid", "categorical_crossentropy": "softmax"}[name])
+    loss.forward(out, y)
+    prediction, grad = loss.prediction.copy(), loss.backward()
+    assert loss.prediction.dtype == grad.dtype == np.float32
+    # The metrics read the prediction after backward: backward must leave it alone.
+    np.testing.assert_array_equal(loss.prediction, prediction)
+    first_prediction = loss.prediction
+    out *= 2  # the next step's output, in the model's (reused) output buffer
+    loss.forward(out, y)
+    assert loss.backward() is grad and loss.prediction is first_prediction  # the same buffers, step after step
+
+
+def test_binary_crossentropy_keeps_small_losses_in_float32():
+    z = np.array([[20.0], [-20.0], [10.0]], np.float32)
+    y = np.array([[1.0], [0.0], [1.0]], np.float32)
+    exact = np.log1p(np.exp(-np.array([20.0, 20.0, 10.0]))).mean()
+    assert BinaryCrossentropy(True).forward(z, y) == pytest.approx(exact, rel=1e-6)
