@@ -247,10 +247,11 @@ def _check_batches(config, n, model):
         )
 
 
-def fit(config, *, run_dir=None, runs_root="runs", on_epoch=None, on_step=None, plots=False):
+def fit(config, *, run_dir=None, runs_root="runs", on_start=None, on_epoch=None, on_step=None, plots=False):
     """Train ``config`` (an ExperimentConfig) and write the run directory; returns a FitResult.
 
-    ``run_dir``: exactly this new directory; else ``runs_root/<name>-<time>``. ``on_epoch(epoch, logs)``
+    ``run_dir``: exactly this new directory; else ``runs_root/<name>-<time>``. ``on_start(run_dir)`` is
+    called once the run directory exists (the CLI says where the run goes), ``on_epoch(epoch, logs)``
     is called after each epoch (the CLI's progress bar), ``on_step(epoch, step)`` after each step (both
     1-based). A non-finite loss stops training with status "diverged" and keeps the last finite weights.
     SIGINT / SIGTERM finish the current step, write a checkpoint and raise Interrupted. ``plots``:
@@ -265,6 +266,8 @@ def fit(config, *, run_dir=None, runs_root="runs", on_epoch=None, on_step=None, 
         write_json(path / DATA, data.meta)
     summary = {"status": "running", "name": config.name, "seed": config.seed, "started": _iso(started)}
     write_json(path / SUMMARY, summary)
+    if on_start is not None:
+        on_start(path)
     session = _Session(path, config, data, trainer, rng, summary, history=[], diagnostics=[])
     result = session.run(started, on_epoch=on_epoch, on_step=on_step)
     if plots:

@@ -39,6 +39,7 @@ def fit(
         from nntrain.runs import load_run_config
 
         epochs = load_run_config(resume).training.epochs
+        _announce(resume)
         start = lambda on_epoch: resume_run(resume, on_epoch=on_epoch, plots=not no_plots)  # noqa: E731
     else:
         if config is None:
@@ -49,7 +50,7 @@ def fit(
         cfg = load_config(config, overrides)
         epochs = cfg.training.epochs
         start = lambda on_epoch: fit_config(  # noqa: E731
-            cfg, run_dir=run_dir, runs_root=runs_root, on_epoch=on_epoch, plots=not no_plots
+            cfg, run_dir=run_dir, runs_root=runs_root, on_start=_announce, on_epoch=on_epoch, plots=not no_plots
         )
     try:
         if quiet:
@@ -58,16 +59,13 @@ def fit(
             with _progress(epochs) as on_epoch:
                 result = start(on_epoch)
     except Interrupted as stop:
-        typer.echo(f"run: {stop.run_dir}")
         typer.echo(f"{stop}", err=True)
         raise typer.Exit(stop.exit_code) from None
     summary = result.summary
     if not result.trained:
-        typer.echo(f"run: {result.run_dir}")
         typer.echo(f"the run is already completed ({summary['epochs']} epochs); nothing to do")
         return
     final = ", ".join(f"{k} {fmt(v)}" for k, v in summary["final"].items() if k != "epoch_time_s")
-    typer.echo(f"run: {result.run_dir}")
     typer.echo(f"{summary['status']}: {summary['epochs']} epochs in {summary['wall_time_s']:.2f} s; {final}")
     if summary.get("stopped_early"):
         typer.echo(f"stopped early; restored the weights of epoch {summary['best_epoch']}")
@@ -76,6 +74,11 @@ def fit(
     if result.status == "diverged":
         typer.echo(f"error: {summary['message']}", err=True)
         raise typer.Exit(1)
+
+
+def _announce(run_dir):
+    """The first line of output, as soon as the run directory exists: where the run goes."""
+    typer.echo(f"run: {run_dir}")
 
 
 class _progress:
