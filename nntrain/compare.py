@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import NNTrainError, RunError
 from .metrics import METRICS
-from .runs import CONFIG, METRICS as METRICS_FILE, SUMMARY, read_columns, read_summary
+from .runs import CONFIG, METRICS as METRICS_FILE, SUMMARY, read_columns, read_summary, read_text
 
 
 @dataclass
@@ -153,17 +153,12 @@ def _check_summary(path, summary):
 def _read_config(path):
     import yaml
 
+    from .config import LOADER  # libyaml's loader where PyYAML has it: hundreds of configs to read
+
     file = path / CONFIG
+    text = read_text(path, CONFIG, f"not a run directory (no {CONFIG})")
     try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RunError(f"{path}: not a run directory (no {CONFIG})") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise RunError(f"{file}: cannot read: {e}") from None
-    # The C loader when PyYAML has it: comparing hundreds of runs reads hundreds of configs.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        config = yaml.load(text, Loader=loader)
+        config = yaml.load(text, Loader=LOADER)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""

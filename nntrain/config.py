@@ -38,8 +38,8 @@ MetricName = Literal[tuple(METRICS)]
 
 # libyaml's safe loader and dumper where PyYAML has them: the same documents, several times faster
 # (a sweep writes and reads a config per run).
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 # Largest layer and network nntrain will allocate: a typo such as 10**11 units is an error, not an
 # out-of-memory crash.
@@ -320,7 +320,7 @@ def _inconsistent(loc, message):
 
 def dump_config(config):
     """The resolved config (every default filled in) as YAML text, keys in declaration order."""
-    return yaml.dump(config.model_dump(mode="json"), Dumper=_DUMPER, sort_keys=False)
+    return yaml.dump(config.model_dump(mode="json"), Dumper=DUMPER, sort_keys=False)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -354,7 +354,7 @@ def load_config(path, overrides=()):
 def parse_config(text, path="<config>", overrides=()):
     """Validate YAML ``text`` (named ``path`` in messages) with ``KEY=VALUE`` overrides applied."""
     try:
-        raw = yaml.load(text, Loader=_LOADER)
+        raw = yaml.load(text, Loader=LOADER)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""

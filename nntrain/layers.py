@@ -18,20 +18,25 @@ import numpy as np
 from .activations import ACTIVATIONS
 
 
-class Op:
-    """Base: no parameters, no state, buffers reused per shape."""
+class Buffered:
+    """Arrays kept from call to call, one per key, renewed when the shape or dtype changes: the
+    training step of an op or a loss then allocates nothing."""
+
+    def _buffer(self, key, shape, dtype):
+        buffers = self.__dict__.setdefault("_buffers", {})
+        buf = buffers.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = buffers[key] = np.empty(shape, dtype)
+        return buf
+
+
+class Op(Buffered):
+    """Base: no parameters, no state."""
 
     def __init__(self):
         self.params = {}
         self.grads = {}
         self.state = {}
-        self._buffers = {}
-
-    def _buffer(self, key, shape, dtype):
-        buf = self._buffers.get(key)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._buffers[key] = np.empty(shape, dtype)
-        return buf
 
 
 class Dense(Op):

@@ -14,11 +14,13 @@ the fused pairs), which is what metrics look at.
 
 import numpy as np
 
+from .layers import Buffered
+
 # Probabilities are clipped to [EPS, 1 - EPS] when a cross-entropy is not computed from logits.
 EPS = 1e-7
 
 
-class Loss:
+class Loss(Buffered):
     """Base: results go into buffers reused per shape, so a training step allocates (almost) nothing.
 
     ``prediction`` and the array ``backward`` returns are valid until the next ``forward``; the
@@ -27,13 +29,6 @@ class Loss:
 
     def __init__(self, from_logits=False):
         self.from_logits = from_logits
-        self._buffers = {}
-
-    def _buffer(self, key, shape, dtype):
-        buf = self._buffers.get(key)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._buffers[key] = np.empty(shape, dtype)
-        return buf
 
     def _grad_buffer(self):
         return self._buffer("grad", self.prediction.shape, self.prediction.dtype)
@@ -143,9 +138,9 @@ class CategoricalCrossentropy(Loss):
 
     def _rows(self, n):
         """0, 1, ..., n-1: with the labels, the index of each row's true class."""
-        rows = self._buffers.get("rows")
+        rows = getattr(self, "_arange", None)
         if rows is None or len(rows) != n:
-            rows = self._buffers["rows"] = np.arange(n)
+            rows = self._arange = np.arange(n)
         return rows
 
 

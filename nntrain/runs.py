@@ -33,17 +33,20 @@ CONFIG, METRICS, WEIGHTS, SUMMARY = "config.yaml", "metrics.csv", "weights.npz",
 DATA, DIAGNOSTICS = "data.json", "diagnostics.csv"
 
 
-def create_run_dir(name, run_dir=None, root="runs"):
-    """Make a new, empty run directory: exactly ``run_dir``, or ``root/<name>-<YYYYmmdd-HHMMSS>[-k]``."""
+def create_run_dir(name, run_dir=None, root="runs", what="run"):
+    """Make a new, empty directory: exactly ``run_dir``, or ``root/<name>-<YYYYmmdd-HHMMSS>[-k]``.
+
+    ``what`` names it in errors: "run", or "sweep" for a sweep's directory (option ``--<what>-dir``).
+    """
     if run_dir is not None:
         path = Path(run_dir)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.mkdir()
         except FileExistsError:
-            raise RunError(f"{path}: already exists; runs are never overwritten, choose a new --run-dir") from None
+            raise RunError(f"{path}: already exists; {what}s are never overwritten, choose a new --{what}-dir") from None
         except OSError as e:
-            raise RunError(f"{path}: cannot create the run directory: {e.strerror}") from None
+            raise RunError(f"{path}: cannot create the {what} directory: {e.strerror}") from None
         return path
     root = Path(root)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -59,7 +62,7 @@ def create_run_dir(name, run_dir=None, root="runs"):
         except FileExistsError:
             continue
         except OSError as e:
-            raise RunError(f"{path}: cannot create the run directory: {e.strerror}") from None
+            raise RunError(f"{path}: cannot create the {what} directory: {e.strerror}") from None
     raise RunError(f"{root}: too many runs named {name!r} in the same second")
 
 
@@ -122,13 +125,23 @@ def is_run_dir(path):
     return (Path(path) / CONFIG).is_file()
 
 
+def read_text(run_dir, name, missing):
+    """The text of a run directory's file ``name``; RunError "<run_dir>: <missing>" when it is absent."""
+    path = Path(run_dir) / name
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunError(f"{run_dir}: {missing}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise RunError(f"{path}: cannot read: {e}") from None
+
+
 def read_summary(run_dir):
     path = Path(run_dir) / SUMMARY
+    text = read_text(run_dir, SUMMARY, f"not a run directory (no {SUMMARY})")
     try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"{run_dir}: not a run directory (no {SUMMARY})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        summary = json.loads(text)
+    except json.JSONDecodeError as e:
         raise RunError(f"{path}: damaged summary: {e}") from None
     if not isinstance(summary, dict):
         raise RunError(f"{path}: damaged summary: expected a JSON object")
@@ -143,12 +156,7 @@ def read_columns(run_dir, name=METRICS):
     over for empty cells and damaged files, to name the line).
     """
     file = Path(run_dir) / name
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RunError(f"{run_dir}: no {name} in the run directory") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise RunError(f"{file}: cannot read: {e}") from None
+    text = read_text(run_dir, name, f"no {name} in the run directory")
     if not text.strip():
         return {}
     parsed = _parse_numbers(text)

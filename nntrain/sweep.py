@@ -262,7 +262,7 @@ def run_sweep(
     else:
         backend = LocalPool(min(workers or default_workers(), len(plan.variants)))
     with backend:
-        path = _create_sweep_dir(plan.name, sweep_dir, runs_root)
+        path = runs.create_run_dir(f"{plan.name}-sweep", sweep_dir, runs_root, what="sweep")
         record = _Record(path, plan, backend.description)
         futures = {}  # the runs that have not come back -> their index
         try:
@@ -301,20 +301,6 @@ def default_workers():
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-def _create_sweep_dir(name, sweep_dir, runs_root):
-    if sweep_dir is None:
-        return runs.create_run_dir(f"{name}-sweep", None, runs_root)
-    path = Path(sweep_dir)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.mkdir()
-    except FileExistsError:
-        raise RunError(f"{path}: already exists; sweeps are never written into an existing directory, choose a new --sweep-dir") from None
-    except OSError as e:
-        raise RunError(f"{path}: cannot create the sweep directory: {e.strerror}") from None
-    return path
 
 
 def _outcome(future):

@@ -234,7 +234,7 @@ def test_sweep_dir_must_be_new(in_tmp):
     Path("taken").mkdir()
     result = run("sweep", XOR, "--no-plots", "--seeds", "1", "-q", "--sweep-dir", "taken")
     assert result.exit_code == 2
-    assert result.stderr == "error: taken: already exists; sweeps are never written into an existing directory, choose a new --sweep-dir\n"
+    assert result.stderr == "error: taken: already exists; sweeps are never overwritten, choose a new --sweep-dir\n"
 
 
 def test_unreachable_scheduler_is_one_line_after_a_short_timeout(in_tmp, monkeypatch):
