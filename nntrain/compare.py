@@ -153,16 +153,14 @@ def _check_summary(path, summary):
 def _read_config(path):
     import yaml
 
-    from .config import LOADER  # libyaml's loader where PyYAML has it: hundreds of configs to read
+    from .config import LOADER, yaml_error  # libyaml's loader where PyYAML has it: hundreds of configs to read
 
     file = path / CONFIG
     text = read_text(path, CONFIG, f"not a run directory (no {CONFIG})")
     try:
         config = yaml.load(text, Loader=LOADER)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark else ""
-        raise RunError(f"{file}{where}: damaged config: {getattr(e, 'problem', None) or e}") from None
+        raise RunError(f"{file}{yaml_error(e)}") from None
     if not isinstance(config, dict):
         raise RunError(f"{file}: damaged config: expected a mapping of config keys")
     return config

@@ -356,10 +356,7 @@ def parse_config(text, path="<config>", overrides=()):
     try:
         raw = yaml.load(text, Loader=LOADER)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from None
+        raise ConfigError(f"{path}{yaml_error(e)}") from None
     except RecursionError:
         raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
     if not isinstance(raw, dict):
@@ -375,6 +372,14 @@ def parse_config(text, path="<config>", overrides=()):
         raise ConfigError(f"{path}: config nested too deeply") from None
     config._source = source
     return config
+
+
+def yaml_error(e):
+    """", line L, column C: invalid YAML: <problem>" for a YAML error, on one line."""
+    mark = getattr(e, "problem_mark", None)
+    where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    return f"{where}: invalid YAML: {problem}"
 
 
 class ConfigSource:

@@ -322,7 +322,8 @@ def test_compare_command_errors(runs, copies, tmp_path):
     (copies / "c" / "config.yaml").write_text("name: [unclosed\n")
     bad_config = run("compare", copies / "a", copies / "c")
     assert bad_config.exit_code == 2
-    assert bad_config.stderr.startswith(f"error: {copies / 'c' / 'config.yaml'}, line 2: damaged config:")
+    assert bad_config.stderr.startswith(f"error: {copies / 'c' / 'config.yaml'}, line 2, column 1: invalid YAML:")
+    assert len(bad_config.stderr.splitlines()) == 1
     write_json(copies / "a" / "summary.json", {**read_summary(a), "epochs": "many"})
     wrong_type = run("compare", copies / "a", c)
     assert wrong_type.stderr == f"error: {copies / 'a' / 'summary.json'}: damaged summary: epochs is 'many'\n"

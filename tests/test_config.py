@@ -166,3 +166,16 @@ def test_override_errors_name_the_override():
 def test_python_construction_checks_the_same_bounds():
     with pytest.raises(Exception, match="greater than 0"):
         ExperimentConfig.model_validate({"model": {"layers": [{"units": 0}]}, "loss": "mse"})
+
+
+def test_negative_penalties_and_clip_values():
+    assert error_of(GOOD, ["model.layers.0.l2=-0.1"]) == (
+        "--set model.layers.0.l2=-0.1: model.layers.0.l2: Input should be greater than or equal to 0; got -0.1"
+    )
+    assert error_of(GOOD, ["model.l1=-1"]) == "--set model.l1=-1: model.l1: Input should be greater than or equal to 0; got -1"
+    assert error_of(GOOD.replace("training: {epochs: 10}", "training: {epochs: 10, clip_value: -1}")) == (
+        "exp.yaml, line 13: training.clip_value: Input should be greater than 0; got -1"
+    )
+    assert error_of(GOOD.replace("training: {epochs: 10}", "training: {epochs: 10, clip_norm: 0}")) == (
+        "exp.yaml, line 13: training.clip_norm: Input should be greater than 0; got 0"
+    )

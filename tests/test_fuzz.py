@@ -180,10 +180,19 @@ def damage(run_dir, data):
 
 
 def run_readers(run_dir):
-    from nntrain.inference import evaluate_run
+    """eval, predict, compare, runs and --resume on the damaged directory: success or NNTrainError."""
+    from nntrain.compare import compare, list_runs
+    from nntrain.inference import evaluate_run, predict
     from nntrain.trainer import resume
 
-    for read in (evaluate_run, resume):
+    readers = [
+        evaluate_run,
+        lambda d: predict(d, ["0,1", "1,1"]),
+        lambda d: compare([d]),
+        lambda d: list_runs(d.parent),
+        resume,
+    ]
+    for read in readers:
         try:
             read(run_dir)
         except NNTrainError as e:
