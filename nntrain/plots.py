@@ -33,7 +33,7 @@ def write_run_plots(run_dir, *, predict=None, x=None, y=None):
       (n, units)), the training inputs ``x`` (n, 2) and targets ``y`` (labels (n,), or (n, units)
       0/1 rows) are given and the run's loss is a classification loss.
     """
-    from .compare import read_columns
+    from .runs import read_columns
 
     run_dir = Path(run_dir)
     written = []

@@ -20,9 +20,9 @@ from nntrain.compare import (
     goal,
     load_run,
     metric_stats,
-    read_columns,
-    render,
 )
+from nntrain.cli._tables import render
+from nntrain.runs import read_columns
 from nntrain.errors import NNTrainError, RunError
 from nntrain.plots import OVERLAY
 from nntrain.runs import read_metrics, read_summary, write_json, write_metrics

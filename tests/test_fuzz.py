@@ -4,7 +4,6 @@ The only acceptable outcomes are success or the project's own error (NNTrainErro
 with exit code 2); anything else -- a KeyError, a TypeError, a MemoryError -- is a bug.
 """
 
-import copy
 import shutil
 import tempfile
 from pathlib import Path

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import XOR, make_config
+from conftest import make_config
 from nntrain.config import load_config
 from nntrain.errors import ConfigError, RunError
 from nntrain.runs import read_metrics, read_weights

@@ -27,7 +27,9 @@ def compare(
 
     Runs that did not log the metric are shown last and reported on stderr (exit code 2).
     """
-    from nntrain.compare import compare_runs, expand, load_run, render, to_csv
+    from nntrain.compare import compare_runs, expand, load_run, to_csv
+
+    from ._tables import render
     from nntrain.errors import NNTrainError
 
     if as_json and as_csv:

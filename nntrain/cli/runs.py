@@ -40,7 +40,7 @@ def _table(records, root):
     from rich import box
     from rich.table import Table
 
-    from nntrain.compare import count_text, duration_text, number_text, plural
+    from ._tables import count_text, duration_text, number_text, plural
 
     metric = records[0]["metric"]
     table = Table(

@@ -76,7 +76,9 @@ def sweep(
 
 def _report(result):
     """The compare table of the runs that ran, then a line per run that did not complete; True if all did."""
-    from nntrain.compare import compare, render
+    from nntrain.compare import compare
+
+    from ._tables import render
     from nntrain.errors import NNTrainError
 
     ran = [result.sweep_dir / r["dir"] for r in result.runs if r["status"] in ("completed", "diverged", "interrupted")]

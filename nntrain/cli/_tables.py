@@ -1,0 +1,130 @@
+"""The tables ``nntrain runs``, ``compare`` and ``sweep`` print: rich, within the terminal's width
+(80 columns included), wrapping or folding cells rather than cutting them."""
+
+from nntrain.compare import value_text
+
+
+def render(result, console):
+    """Print a ``compare`` result as a rich table on ``console``, within the console's width.
+
+    The differing config values get a column each when those fit beside the metrics; otherwise they
+    share one column, a line per config section (``optimizer: name=sgd lr=0.5``).
+    """
+    from rich import box
+    from rich.table import Table
+
+    metric, keys, runs = result["metric"], result["differences"], result["runs"]
+    better = "higher" if result["goal"] == "max" else "lower"
+    table = Table(
+        title=f"{plural(len(runs), 'run')} ranked by {metric} ({better} is better)",
+        caption=None if keys else "the runs' configs are identical",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    header = ["#", "run", "best", "epoch", "final", "params", "time"]
+    fixed = [
+        [
+            str(r["rank"] or "—"),
+            r["label"] + ("" if r["status"] in ("completed", None) else f" ({r['status']})"),
+            number_text(r["best"]),
+            number_text(r["best_epoch"]),
+            number_text(r["final"]),
+            count_text(r["parameters"]),
+            duration_text(r["wall_time_s"]),
+        ]
+        for r in runs
+    ]
+    config = [[value_text(r["config"][k]) if k in r["config"] else None for k in keys] for r in runs]
+    key_widths = _key_widths(header, fixed, keys, config, console.width)
+    as_columns = key_widths is not None
+    for name in header[:2]:
+        table.add_column(name, justify="right" if name == "#" else "left", overflow="fold")
+    for key, width in zip(keys, key_widths) if as_columns else ():
+        table.add_column(_fold_at_dots(key, width), overflow="fold", max_width=width)
+    for name in header[2:]:
+        table.add_column(name, justify="right", overflow="fold")
+    if keys and not as_columns:
+        table.add_column("config", overflow="fold")
+    for cells, values in zip(fixed, config):
+        if as_columns:
+            cells = cells[:2] + ["—" if v is None else v for v in values] + cells[2:]
+        elif keys:
+            cells = cells + [_sections_text(keys, values)]
+        table.add_row(*cells)
+    console.print(table)
+
+
+def _key_widths(header, fixed, keys, config, width):
+    """Widths for a column per config key beside the other columns, or None if they do not fit.
+
+    The other columns are as wide as their longest cell (a run's name folds at 14); a key's column
+    as wide as its header and its longest value; the widest headers fold at their dots until the
+    columns fit.
+    """
+    widths = [max(len(h), *(len(row[i]) for row in fixed)) for i, h in enumerate(header)]
+    widths[1] = min(widths[1], 14)
+    room = width - sum(widths) - 2 * (len(widths) + len(keys) - 1)  # two spaces between columns
+    values = [max(5, *(len(row[i] or "") for row in config)) for i in range(len(keys))]
+    key_widths = [max(v, len(key)) for key, v in zip(keys, values)]
+    narrowest = [max(v, *map(len, key.replace(".", ".\0").split("\0"))) for key, v in zip(keys, values)]
+    while sum(key_widths) > room:  # fold the widest header at its dots, only as far as needed
+        foldable = [i for i, (w, n) in enumerate(zip(key_widths, narrowest)) if w > n]
+        if not foldable:
+            return None
+        i = max(foldable, key=lambda i: key_widths[i])
+        key_widths[i] = max(narrowest[i], key_widths[i] - (sum(key_widths) - room))
+    return key_widths
+
+
+def _fold_at_dots(key, width):
+    """A dotted key in lines of at most ``width`` characters, broken after dots where it can be."""
+    lines = [""]
+    for part in key.replace(".", ".\0").split("\0"):
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
+
+
+def _sections_text(keys, values):
+    """``key=value`` pairs grouped by section, a line each; keys the run's config lacks are left out."""
+    sections = {}
+    for key, value in zip(keys, values):
+        if value is not None:
+            section, _, leaf = key.rpartition(".")
+            sections.setdefault(section, []).append(f"{leaf}={value}")
+    lines = [f"{section}: {' '.join(pairs)}" if section else " ".join(pairs) for section, pairs in sections.items()]
+    return "\n".join(lines)
+
+
+def plural(n, noun):
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def number_text(value):
+    """A metric as the tables show it: 5 significant digits; — for none."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.5g}"
+    return str(value)
+
+
+def count_text(value):
+    """A parameter count, compactly: 17, 12,345, 1.2M."""
+    if value is None:
+        return "—"
+    return f"{value / 1e6:.3g}M" if value >= 1_000_000 else f"{value:,}"
+
+
+def duration_text(seconds):
+    """A wall time: 0.42s, 12.3s, 4m05s, 2h07m."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.3g}s"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes}m{int(seconds % 60):02d}s"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
