@@ -22,7 +22,8 @@ def evaluate(
     from rich.table import Table
 
     examples = logs.pop("examples")
-    table = Table(title=f"{run_dir} ({split})", caption=f"{examples} examples")
+    typer.echo(f"{run_dir}: {split} split, {examples} examples")
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in logs.items():
