@@ -7,7 +7,6 @@ named classes (a CSV's labels, scikit-learn's target names) answers with those n
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from .config import load_config
 from .datasets import DEFAULT_TARGETS, default_features, numeric_columns, read_csv, shown
 from .errors import ConfigError, DataError, RunError
 from .model import build_model
-from .runs import DATA, load_run_config, read_weights
+from .runs import DATA, load_run_config, read_json, read_weights
 
 SPLITS = ("train", "val", "test")
 
@@ -51,16 +50,9 @@ def load_model(source):
 
 def read_data_meta(run_dir):
     """A run's data.json (names and standardisation), or {} for a run whose data needs none."""
-    path = Path(run_dir) / DATA
-    if not path.is_file():
+    if not (Path(run_dir) / DATA).is_file():
         return {}
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RunError(f"{path}: damaged data description: {e}") from None
-    if not isinstance(meta, dict):
-        raise RunError(f"{path}: damaged data description: expected a JSON object")
-    return meta
+    return read_json(run_dir, DATA, "data description", f"no {DATA}")
 
 
 @dataclass
@@ -104,6 +96,13 @@ class Predictor:
         stats = self.meta.get("standardize")
         if stats:
             x = (x - np.asarray(stats["mean"], x.dtype)) / np.asarray(stats["std"], x.dtype)
+        return x
+
+    def raw(self, x):
+        """The network's inputs back to raw rows: the inverse of ``scale``."""
+        stats = self.meta.get("standardize")
+        if stats:
+            x = np.asarray(x) * np.asarray(stats["std"]) + np.asarray(stats["mean"])
         return x
 
     def outputs(self, x, batch_size=4096):

@@ -136,16 +136,20 @@ def read_text(run_dir, name, missing):
         raise RunError(f"{path}: cannot read: {e}") from None
 
 
-def read_summary(run_dir):
-    path = Path(run_dir) / SUMMARY
-    text = read_text(run_dir, SUMMARY, f"not a run directory (no {SUMMARY})")
+def read_json(run_dir, name, what, missing):
+    """The JSON object in a run directory's file ``name``; ``what`` names it in "damaged <what>" errors."""
+    path = Path(run_dir) / name
     try:
-        summary = json.loads(text)
+        obj = json.loads(read_text(run_dir, name, missing))
     except json.JSONDecodeError as e:
-        raise RunError(f"{path}: damaged summary: {e}") from None
-    if not isinstance(summary, dict):
-        raise RunError(f"{path}: damaged summary: expected a JSON object")
-    return summary
+        raise RunError(f"{path}: damaged {what}: {e}") from None
+    if not isinstance(obj, dict):
+        raise RunError(f"{path}: damaged {what}: expected a JSON object")
+    return obj
+
+
+def read_summary(run_dir):
+    return read_json(run_dir, SUMMARY, "summary", f"not a run directory (no {SUMMARY})")
 
 
 def read_columns(run_dir, name=METRICS):

@@ -271,7 +271,7 @@ def fit(config, *, run_dir=None, runs_root="runs", on_start=None, on_epoch=None,
     session = _Session(path, config, data, trainer, rng, summary, history=[], diagnostics=[])
     result = session.run(started, on_epoch=on_epoch, on_step=on_step)
     if plots:
-        _write_plots(path, trainer.model, data)
+        _write_plots(path, config, trainer.model, data)
     return result
 
 
@@ -314,24 +314,22 @@ def resume(run_dir, *, on_epoch=None, on_step=None, plots=False):
     write_json(path / SUMMARY, summary)
     result = session.run(started, state=state, on_epoch=on_epoch, on_step=on_step)
     if plots:
-        _write_plots(path, model, data)
+        _write_plots(path, config, model, data)
     return result
 
 
-def _write_plots(path, model, data):
+def _write_plots(path, config, model, data):
     """curves.png, and for 2-D inputs decision_boundary.png in raw input units; a failure only warns."""
+    from .inference import Predictor
     from .plots import write_run_plots
 
     try:
         if data.n_features != 2:
             write_run_plots(path)
             return
-        x, predict = np.asarray(data.train.x), model.predict
-        stats = data.meta.get("standardize")
-        if stats:
-            mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
-            x, predict = x * std + mean, lambda rows: model.predict((rows - mean) / std)
-        write_run_plots(path, predict=predict, x=x, y=data.train.y)
+        predictor = Predictor(config, model, data.meta)
+        x = predictor.raw(np.asarray(data.train.x))
+        write_run_plots(path, predict=predictor.outputs, x=x, y=data.train.y)
     except NNTrainError as e:
         warnings.warn(f"plots not written: {e}", NNTrainWarning, stacklevel=2)
 
