@@ -4,23 +4,25 @@
 from nntrain.compare import value_text
 
 
+def plain_table(title, **options):
+    """The house style of nntrain's tables: a rule under the header, no frame, one space between columns."""
+    from rich import box
+    from rich.table import Table
+
+    return Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0), **options)
+
+
 def render(result, console):
     """Print a ``compare`` result as a rich table on ``console``, within the console's width.
 
     The differing config values get a column each when those fit beside the metrics; otherwise they
     share one column, a line per config section (``optimizer: name=sgd lr=0.5``).
     """
-    from rich import box
-    from rich.table import Table
-
     metric, keys, runs = result["metric"], result["differences"], result["runs"]
     better = "higher" if result["goal"] == "max" else "lower"
-    table = Table(
-        title=f"{plural(len(runs), 'run')} ranked by {metric} ({better} is better)",
+    table = plain_table(
+        f"{plural(len(runs), 'run')} ranked by {metric} ({better} is better)",
         caption=None if keys else "the runs' configs are identical",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        padding=(0, 1, 0, 0),
     )
     header = ["#", "run", "best", "epoch", "final", "params", "time"]
     fixed = [

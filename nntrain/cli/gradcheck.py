@@ -59,15 +59,11 @@ def gradcheck(
 
 def _print_table(result, tolerance):
     import numpy as np
-    from rich import box
-    from rich.table import Table
+    from ._tables import plain_table
 
-    table = Table(
-        title=f"gradient norms and their relative error, float64, {result.rows} examples, eps 1e-6",
+    table = plain_table(
+        f"gradient norms and their relative error, float64, {result.rows} examples, eps 1e-6",
         title_justify="left",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        padding=(0, 1, 0, 0),
     )
     kinks = any(c.kinks for c in result.tensors)
     for name in ("parameter", "shape", "entries", *(["kinks"] if kinks else []), "analytic", "numeric", "rel. error", ""):

@@ -37,17 +37,11 @@ def runs(
 
 
 def _table(records, root):
-    from rich import box
-    from rich.table import Table
-
-    from ._tables import count_text, duration_text, number_text, plural
+    from ._tables import count_text, duration_text, number_text, plain_table, plural
 
     metric = records[0]["metric"]
-    table = Table(
-        title=f"{plural(len(records), 'run')} in {root}, newest first; metric: {metric}",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        padding=(0, 1, 0, 0),
+    table = plain_table(
+        f"{plural(len(records), 'run')} in {root}, newest first; metric: {metric}",
     )
     table.add_column("run", overflow="fold")
     table.add_column("started", overflow="fold")

@@ -20,16 +20,12 @@ def summary(
     if as_json:
         print_json(result)
         return
-    from rich import box
-    from rich.table import Table
+    from ._tables import plain_table
 
     from nntrain.summary import size_text
 
-    table = Table(
-        title=f"{result['name']}: {result['inputs']} inputs, {result['dtype']}",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        padding=(0, 1, 0, 0),
+    table = plain_table(
+        f"{result['name']}: {result['inputs']} inputs, {result['dtype']}",
         caption="batch norm: γ, β (+ running mean, variance: not trained)"
         if any(layer["batchnorm_trainable"] for layer in result["layers"])
         else None,
