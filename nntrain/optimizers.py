@@ -116,11 +116,7 @@ class Adam(Optimizer):
             np.multiply(g, g, out=tmp)
             tmp *= 1.0 - b2
             v += tmp
-            np.sqrt(v, out=tmp)
-            tmp += eps
-            np.divide(m, tmp, out=tmp)
-            tmp *= step_size
-            p -= tmp
+            _adaptive_step(p, m, v, eps, step_size, tmp)
 
 
 class AdamW(Adam):
@@ -153,11 +149,7 @@ class RMSprop(Optimizer):
             np.multiply(g, g, out=tmp)
             tmp *= 1.0 - rho
             v += tmp
-            np.sqrt(v, out=tmp)
-            tmp += self.eps
-            np.divide(g, tmp, out=tmp)
-            tmp *= self.lr
-            p -= tmp
+            _adaptive_step(p, g, v, self.eps, self.lr, tmp)
 
 
 class Adagrad(Optimizer):
@@ -176,11 +168,16 @@ class Adagrad(Optimizer):
         for p, g, s, tmp in zip(params, grads, self.state["s"], self._tmp):
             np.multiply(g, g, out=tmp)
             s += tmp
-            np.sqrt(s, out=tmp)
-            tmp += self.eps
-            np.divide(g, tmp, out=tmp)
-            tmp *= self.lr
-            p -= tmp
+            _adaptive_step(p, g, s, self.eps, self.lr, tmp)
+
+
+def _adaptive_step(p, numerator, second_moment, eps, step, tmp):
+    """p -= step * numerator / (sqrt(second_moment) + eps), in place, through the scratch array ``tmp``."""
+    np.sqrt(second_moment, out=tmp)
+    tmp += eps
+    np.divide(numerator, tmp, out=tmp)
+    tmp *= step
+    p -= tmp
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
