@@ -217,29 +217,32 @@ OptimizerConfig = Annotated[
 ]
 
 
-class StepSchedule(Section):
+class Schedule(Section):
+    """What every learning-rate schedule has: an optional linear warm-up before it."""
+
+    warmup_epochs: int = Field(0, ge=0, description="linear ramp from lr / warmup_epochs to lr first")
+
+
+class StepSchedule(Schedule):
     """lr * gamma ** (epoch // step_size)."""
 
     name: Literal["step"]
     step_size: int = Field(10, gt=0, description="epochs between decays")
     gamma: float = Field(0.1, gt=0, le=1)
-    warmup_epochs: int = Field(0, ge=0, description="linear ramp from lr / warmup_epochs to lr first")
 
 
-class ExponentialSchedule(Section):
+class ExponentialSchedule(Schedule):
     """lr * gamma ** epoch."""
 
     name: Literal["exponential"]
     gamma: float = Field(0.95, gt=0, le=1)
-    warmup_epochs: int = Field(0, ge=0, description="linear ramp from lr / warmup_epochs to lr first")
 
 
-class CosineSchedule(Section):
+class CosineSchedule(Schedule):
     """min_lr + (lr - min_lr) (1 + cos(pi epoch / epochs)) / 2 over the epochs after warm-up."""
 
     name: Literal["cosine"]
     min_lr: float = Field(0.0, ge=0)
-    warmup_epochs: int = Field(0, ge=0, description="linear ramp from lr / warmup_epochs to lr first")
 
 
 ScheduleConfig = Annotated[Union[StepSchedule, ExponentialSchedule, CosineSchedule], Field(discriminator="name")]
