@@ -16,7 +16,8 @@ Cases (benchmarks/README.md says what the figures mean):
 - XOR step: the lecture's 2-4-1 tanh/sigmoid net, binary cross-entropy, Adam (lr 0.05), batch 4;
   and ``fit`` itself on the lecture's 4 rows, where every epoch is one step.
 - Start-up: ``nntrain --help`` and a one-epoch ``nntrain fit`` in fresh processes.
-- Memory: peak resident memory of a process that only trains the MLP with nntrain.
+- Memory: peak resident memory of a process that only trains the MLP with nntrain, and of one that
+  only trains it with the plain loop (``benchmarks/plain.py``, which imports nothing of nntrain).
 
 The sides of a comparison take turns in blocks of 1/8 epoch, so that each gets the same share of
 whatever else the machine is doing; after a warm-up epoch, the medians over epochs are reported.
@@ -45,10 +46,12 @@ from nntrain.data import Loader, Split
 from nntrain.model import build_model
 from nntrain.trainer import Trainer, fit
 
-N_ROWS, N_FEATURES, N_CLASSES, HIDDEN = 60_000, 784, 10, 256
-BATCH, LR = 128, 0.001
-BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
-REPO = Path(__file__).resolve().parent.parent
+# The baseline, beside this script.
+from plain import BATCH, HIDDEN, LR, N_CLASSES, N_FEATURES, N_ROWS, XOR_X, XOR_Y
+from plain import matmul_steps, mnist_like, peak_rss, plain_mlp_steps, plain_xor_steps
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 
 MLP_CONFIG = {
     "name": "mlp-benchmark",
@@ -81,27 +84,19 @@ XOR_CONFIG = {
     "optimizer": {"name": "adam", "lr": 0.05},
     "metrics": ["accuracy"],
 }
-XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
-XOR_Y = np.array([[0], [1], [1], [0]], np.float32)
-
-
-def mnist_like(seed=0):
-    """60,000 x 784 float32 pixels in [0, 1) and labels 0..9, drawn without a float64 temporary."""
-    rng = np.random.default_rng(seed)
-    return rng.random((N_ROWS, N_FEATURES), dtype=np.float32), rng.integers(0, N_CLASSES, N_ROWS)
-
-
 def nntrain_setup(raw, x, y, seed=0):
-    """nntrain's trainer and loader for ``raw`` (a config dict) on rows x, y, with one generator as in fit.
-
-    Also returns the initial weights and a copy of the generator as the loader will first use it, so
-    that a plain loop can start from the same weights and draw the same shuffles.
-    """
+    """nntrain's trainer and loader for ``raw`` (a config dict) on rows x, y, with one generator as in fit."""
     config = ExperimentConfig.model_validate(raw)
     rng = np.random.default_rng(seed)
     trainer = Trainer(config, build_model(config, x.shape[1], rng))
     loader = Loader(Split(x, y), config.data.batch_size, config.data.shuffle, config.data.drop_last, rng)
-    return trainer, loader, [p.copy() for p in trainer.model.params], copy.deepcopy(rng)
+    return trainer, loader
+
+
+def start_of(trainer, loader):
+    """Copies of the initial weights and of the generator as the loader will first use it: what a plain
+    loop needs to start from the same weights and draw the same shuffles."""
+    return [p.copy() for p in trainer.model.params], copy.deepcopy(loader.rng)
 
 
 def nntrain_epoch(trainer, loader):
@@ -114,98 +109,6 @@ def nntrain_epoch(trainer, loader):
     return trainer.epoch_logs(totals)["loss"]
 
 
-# -- The plain loops: what a student writes after the lecture. Weights (inputs, units), x @ W + b. --
-
-
-class PlainAdam:
-    """Textbook Adam with bias correction, updating m, v and the weights in place."""
-
-    def __init__(self, params, lr):
-        self.params, self.lr, self.t = params, lr, 0
-        self.m = [np.zeros_like(p) for p in params]
-        self.v = [np.zeros_like(p) for p in params]
-
-    def step(self, grads):
-        self.t += 1
-        c1, c2 = 1 - BETA1**self.t, 1 - BETA2**self.t
-        for p, g, m, v in zip(self.params, grads, self.m, self.v):
-            m *= BETA1
-            m += (1 - BETA1) * g
-            v *= BETA2
-            v += (1 - BETA2) * g * g
-            p -= self.lr * (m / c1) / (np.sqrt(v / c2) + EPS)
-
-
-def plain_mlp_steps(weights, x, y, rng, losses):
-    """784-256-256-10 ReLU MLP, softmax cross-entropy on integer labels, Adam; loss and accuracy per
-    epoch, as nntrain logs them. A generator: one training step per ``next``, epoch after epoch; each
-    epoch's loss goes to ``losses``. ``weights``: nntrain's [W1, b1, W2, b2, W3, b3], W (units, inputs)."""
-    params = [np.ascontiguousarray(w.T) if w.ndim == 2 else w.copy() for w in weights]
-    W1, b1, W2, b2, W3, b3 = params
-    adam = PlainAdam(params, LR)
-    n = len(x)
-    while True:
-        order = rng.permutation(n)
-        total_loss = total_correct = 0.0
-        for i in range(0, n, BATCH):
-            idx = order[i : i + BATCH]
-            xb, yb = x[idx], y[idx]
-            m = len(yb)
-            rows = np.arange(m)
-            h1 = np.maximum(xb @ W1 + b1, 0)
-            h2 = np.maximum(h1 @ W2 + b2, 0)
-            z = h2 @ W3 + b3
-            z -= z.max(axis=1, keepdims=True)
-            p = np.exp(z)
-            p /= p.sum(axis=1, keepdims=True)
-            loss = -np.log(p[rows, yb]).mean()
-            if not np.isfinite(loss):
-                raise FloatingPointError("the loss diverged")
-            total_loss += float(loss) * m
-            total_correct += float((p.argmax(axis=1) == yb).sum())
-            dz = p
-            dz[rows, yb] -= 1
-            dz /= m
-            dh2 = dz @ W3.T
-            dh2 *= h2 > 0
-            dh1 = dh2 @ W2.T
-            dh1 *= h1 > 0
-            adam.step([xb.T @ dh1, dh1.sum(axis=0), h1.T @ dh2, dh2.sum(axis=0), h2.T @ dz, dz.sum(axis=0)])
-            if i + BATCH >= n:
-                losses.append(total_loss / n)
-            yield
-
-
-def plain_xor_steps(weights, x, y, rng, losses):
-    """2-4-1 tanh/sigmoid net, binary cross-entropy, Adam, batches of 4; as ``plain_mlp_steps``."""
-    params = [np.ascontiguousarray(w.T) if w.ndim == 2 else w.copy() for w in weights]
-    W1, b1, W2, b2 = params
-    adam = PlainAdam(params, XOR_CONFIG["optimizer"]["lr"])
-    n = len(x)
-    while True:
-        order = rng.permutation(n)
-        total_loss = total_correct = 0.0
-        for i in range(0, n, 4):
-            idx = order[i : i + 4]
-            xb, yb = x[idx], y[idx]
-            m = len(yb)
-            h = np.tanh(xb @ W1 + b1)
-            z = h @ W2 + b2
-            p = 1 / (1 + np.exp(-z))
-            # -(y log p + (1 - y) log(1 - p)) written with the logit z: no log(0) once p rounds to 1.
-            loss = np.mean(np.logaddexp(0, z) - yb * z)
-            if not np.isfinite(loss):
-                raise FloatingPointError("the loss diverged")
-            total_loss += float(loss) * m
-            total_correct += float(np.mean((p > 0.5) == (yb > 0.5))) * m
-            dz = (p - yb) / m
-            dz1 = (dz @ W2.T) * (1 - h * h)
-            adam.step([xb.T @ dz1, dz1.sum(axis=0), h.T @ dz, dz.sum(axis=0)])
-            if i + 4 >= n:
-                losses.append(total_loss / n)
-            yield
-
-
 def nntrain_steps(trainer, loader, losses):
     """nntrain's loop as fit runs it -- ``Trainer.train_step`` on every batch of the loader -- as a
     generator: one step per ``next``, epoch after epoch; each epoch's loss goes to ``losses``."""
@@ -216,27 +119,6 @@ def nntrain_steps(trainer, loader, losses):
             if step == len(loader):
                 losses.append(trainer.epoch_logs(totals)["loss"])
             yield
-
-
-def matmul_steps(x):
-    """The MLP's eight matrix products of a step alone (3 forward, 5 backward), into reused buffers:
-    what any NumPy implementation of this network spends at least. A generator, as the loops."""
-    rng = np.random.default_rng(1)
-    W1, W2, W3 = (rng.uniform(-0.05, 0.05, s).astype(np.float32) for s in [(784, 256), (256, 256), (256, 10)])
-    xb = np.ascontiguousarray(x[:BATCH])
-    h1, h2, d1, d2 = (np.empty((BATCH, HIDDEN), np.float32) for _ in range(4))
-    z = np.empty((BATCH, N_CLASSES), np.float32)
-    dW1, dW2, dW3 = np.empty_like(W1), np.empty_like(W2), np.empty_like(W3)
-    while True:
-        np.matmul(xb, W1, out=h1)
-        np.matmul(h1, W2, out=h2)
-        np.matmul(h2, W3, out=z)
-        np.matmul(h2.T, z, out=dW3)
-        np.matmul(z, W3.T, out=d2)
-        np.matmul(h1.T, d2, out=dW2)
-        np.matmul(d2, W2.T, out=d1)
-        np.matmul(xb.T, d1, out=dW1)
-        yield
 
 
 # -- Measurements --------------------------------------------------------------------------------
@@ -298,7 +180,8 @@ def bench_mlp(repeats, with_torch):
     process); each NumPy loop's epoch losses; PyTorch's version and threads, or why it is missing."""
     torch_side, why = RemoteSteps.start("torch") if with_torch else (None, "--no-torch")
     x, y = mnist_like()
-    trainer, loader, weights, rng = nntrain_setup(MLP_CONFIG, x, y)
+    trainer, loader = nntrain_setup(MLP_CONFIG, x, y)
+    weights, rng = start_of(trainer, loader)
     losses = {"nntrain": [], "plain": []}
     runs = {
         "nntrain": stepper(nntrain_steps(trainer, loader, losses["nntrain"])),
@@ -321,8 +204,9 @@ def bench_mlp(repeats, with_torch):
 def bench_xor_steps(steps, repeats):
     """Seconds per step within epochs of ``steps`` batches of 4 (the XOR table repeated)."""
     x, y = np.tile(XOR_X, (steps, 1)), np.tile(XOR_Y, (steps, 1))
-    trainer, loader, weights, rng = nntrain_setup(XOR_CONFIG, x, y)
-    runs = {"nntrain": stepper(nntrain_steps(trainer, loader, [])), "plain": stepper(plain_xor_steps(weights, x, y, rng, []))}
+    trainer, loader = nntrain_setup(XOR_CONFIG, x, y)
+    weights, rng = start_of(trainer, loader)
+    runs = {"nntrain": stepper(nntrain_steps(trainer, loader, [])), "plain": stepper(plain_xor_steps(weights, x, y, rng, [], XOR_CONFIG["optimizer"]["lr"]))}
     with np.errstate(over="ignore", invalid="ignore"):
         times, _ = interleaved(runs, split(steps, 8), repeats)
     return {name: [t / steps for t in ts] for name, ts in times.items()}
@@ -332,7 +216,7 @@ def bench_xor_fit(epochs, repeats):
     """Seconds per epoch of ``fit`` on configs/xor.yaml (one step per epoch; its run directory and
     files included), against the plain loop's one-step epochs on the same 4 rows."""
     config = ExperimentConfig.model_validate({**XOR_CONFIG, "training": {"epochs": epochs}})
-    _, _, weights, rng = nntrain_setup(XOR_CONFIG, XOR_X, XOR_Y)
+    weights, rng = start_of(*nntrain_setup(XOR_CONFIG, XOR_X, XOR_Y))
     with tempfile.TemporaryDirectory() as runs_root:
 
         def run_fit(n):  # n == epochs: one fit is one block
@@ -340,7 +224,7 @@ def bench_xor_fit(epochs, repeats):
             fit(config, runs_root=runs_root)
             return time.perf_counter() - t0
 
-        runs = {"nntrain": run_fit, "plain": stepper(plain_xor_steps(weights, XOR_X, XOR_Y, rng, []))}
+        runs = {"nntrain": run_fit, "plain": stepper(plain_xor_steps(weights, XOR_X, XOR_Y, rng, [], XOR_CONFIG["optimizer"]["lr"]))}
         with np.errstate(over="ignore", invalid="ignore"):
             times, _ = interleaved(runs, [epochs], repeats)
     return {name: [t / epochs for t in ts] for name, ts in times.items()}
@@ -371,9 +255,9 @@ def heavy_modules():
 
 def child_memory(epochs=2):
     """(Child process) train the MLP with nntrain only; print sizes and peak resident memory as JSON."""
-    at_start = _peak_rss()
+    at_start = peak_rss()
     x, y = mnist_like()
-    trainer, loader, _, _ = nntrain_setup(MLP_CONFIG, x, y)
+    trainer, loader = nntrain_setup(MLP_CONFIG, x, y)
     for _ in range(epochs):
         nntrain_epoch(trainer, loader)
     state = [a for a in trainer.optimizer.state_dict().values() if a.ndim]
@@ -382,18 +266,8 @@ def child_memory(epochs=2):
         "params": sum(p.nbytes for p in trainer.model.params),
         "optimizer": sum(a.nbytes for a in state),
         "at_start": at_start,
-        "peak": _peak_rss(),
+        "peak": peak_rss(),
     }))
-
-
-def _peak_rss():
-    """Peak resident bytes of this process: Linux's VmHWM. (getrusage's ru_maxrss is no good here:
-    Linux carries the parent's peak over into a child across fork and exec.)"""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def child_torch():
@@ -467,9 +341,13 @@ class RemoteSteps:
         self.proc.wait()
 
 
-def _child(kind):
-    """Run ``kind`` in a fresh interpreter; (its JSON result, None) or (None, why it failed)."""
-    done = subprocess.run([sys.executable, __file__, "--child", kind], capture_output=True, text=True)
+def _memory_child(module):
+    """``module.child_memory()`` in a fresh interpreter; (its JSON result, None) or (None, why it failed).
+
+    The module is imported, as its own cached bytecode, rather than run as a script: compiling a
+    script's source is not part of what a training process needs."""
+    code = f"import {module}; {module}.child_memory()"
+    done = subprocess.run([sys.executable, "-c", code], cwd=HERE, capture_output=True, text=True)
     if done.returncode:
         lines = done.stderr.strip().splitlines()
         return None, lines[-1] if lines else f"exit code {done.returncode}"
@@ -482,7 +360,7 @@ def _child(kind):
 def profile_epoch(raw, x, y, label):
     """Print where one epoch's time goes: each op's forward and backward, the loss, the optimizer, the
     metrics, the loader; the rest of the step loop is the trainer's own bookkeeping."""
-    trainer, loader, _, _ = nntrain_setup(raw, x, y)
+    trainer, loader = nntrain_setup(raw, x, y)
     nntrain_epoch(trainer, loader)  # warm up: buffers and optimizer state exist from here on
     t0 = time.perf_counter()
     nntrain_epoch(trainer, loader)
@@ -602,14 +480,16 @@ def main():
           f" to its end: {startup['fit']:.3f} s with --no-plots, {startup['fit with plots']:.3f} s with its plots (matplotlib);"
           f" heavy modules imported by the training path: {', '.join(heavy_modules()) or 'none'}")
 
-    mem, why = _child("memory")
-    if mem:
-        needed = mem["data"] + mem["params"] + mem["optimizer"]
-        print(f"memory, nntrain alone: peak {_mb(mem['peak'])} = data {_mb(mem['data'])} + parameters {_mb(mem['params'])}"
-              f" + Adam state {_mb(mem['optimizer'])} + {_mb(mem['peak'] - needed)} (target <= 50 MB), of which the"
-              f" interpreter with numpy, pydantic, nntrain and this script's imports, before any data, {_mb(mem['at_start'])}")
-    else:
-        print(f"memory: the child process failed: {why}")
+    print("\nmemory: peak resident memory (VmHWM) of a process that only trains the MLP, 2 epochs, over its data +"
+          " parameters + Adam state (target <= 50 MB)")
+    for module, label in [("plain", "plain NumPy loop"), ("mlp", "nntrain")]:
+        mem, why = _memory_child(module)
+        if mem:
+            needed = mem["data"] + mem["params"] + mem["optimizer"]
+            print(f"  {label:17s} peak {_mb(mem['peak'])} = {_mb(needed)} + {_mb(mem['peak'] - needed)};"
+                  f" the interpreter with its imports, before any data: {_mb(mem['at_start'])}")
+        else:
+            print(f"  {label:17s} the child process failed: {why}")
 
 
 def _load():

@@ -48,9 +48,13 @@ MAX_PARAMETERS = 500_000_000
 
 
 class Section(BaseModel):
-    """A config section: unknown keys are errors, values are checked on assignment too."""
+    """A config section: unknown keys are errors, values are checked on assignment too.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    Validators are built at a model's first use, not at import: ``ExperimentConfig``'s validates every
+    section, so few others are ever built, and commands that read no config build none.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
 
 class InitConfig(Section):

@@ -14,7 +14,6 @@ Errors name the file, and where it helps the line, column, array or row, and wha
 import csv
 import math
 import struct
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -365,6 +364,8 @@ def _npy_arrays(folder):
 def _npz_arrays(path):
     """The arrays of an .npz file: members stored uncompressed (np.savez) are memory-mapped in place,
     compressed ones (np.savez_compressed) are read into memory."""
+    import zipfile  # with the compression modules it loads: only for .npz data
+
     name = shown(path)
     if not path.exists():
         raise DataError(f"{name}: no such file")
