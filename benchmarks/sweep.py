@@ -1,7 +1,7 @@
 """How much faster a sweep runs with 2 local workers than with 1, and that the weights do not change.
 
-    python benchmarks/sweep.py                    # 8 XOR runs of 500 epochs, 3 repeats
-    python benchmarks/sweep.py --epochs 2000 --repeats 5
+    python benchmarks/sweep.py                    # 8 XOR runs of 500 epochs, 7 repeats
+    python benchmarks/sweep.py --epochs 2000 --repeats 11
     python benchmarks/sweep.py --dask             # also on a local Dask cluster (2 worker processes)
     python benchmarks/sweep.py --cli              # `nntrain sweep` in a fresh process each time
 
@@ -86,7 +86,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=8, help="runs in the sweep (seeds 0..runs-1)")
     parser.add_argument("--epochs", type=int, default=500, help="epochs per run (configs/xor.yaml has 500)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--dask", action="store_true", help="also run the sweep on a local Dask cluster")
     parser.add_argument("--cli", action="store_true", help="time `nntrain sweep` in a fresh interpreter each time")
     args = parser.parse_args()

@@ -15,6 +15,8 @@ Directories are created with ``os.mkdir`` (atomic: two runs never share one) and
 file is written to a temporary name and renamed into place, so a reader never sees half a file.
 """
 
+import contextlib
+import contextvars
 import csv
 import io
 import json
@@ -66,6 +68,22 @@ def create_run_dir(name, run_dir=None, root="runs", what="run"):
     raise RunError(f"{root}: too many runs named {name!r} in the same second")
 
 
+# Whether write_bytes waits for the disk (fsync) before renaming, so that a file survives a crash of
+# the machine too. Off only inside ``scratch_files()``.
+_DURABLE = contextvars.ContextVar("durable", default=True)
+
+
+@contextlib.contextmanager
+def scratch_files():
+    """Within the block (in this thread), files are written without waiting for the disk: for run
+    directories that are thrown away, as a sweep worker's are once the driver has their bytes."""
+    token = _DURABLE.set(False)
+    try:
+        yield
+    finally:
+        _DURABLE.reset(token)
+
+
 def write_bytes(path, data):
     """Write to a temporary name, then rename: readers see the old file or the new one, never half.
 
@@ -77,7 +95,8 @@ def write_bytes(path, data):
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if _DURABLE.get():
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)

@@ -18,16 +18,15 @@ workers or the order the runs finish in, and Dask workers need no shared filesys
 that a config reads from a file (``data.path``), which every worker must find at the same path.
 """
 
+import contextlib
 import itertools
 import json
 import math
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import re
-import signal
-import tempfile
 import time
-import traceback
 import warnings
 import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -38,9 +37,10 @@ import yaml
 
 from . import runs
 from .config import FILE_SOURCES, ExperimentConfig, dump_config, load_config
-from .errors import ConfigError, NNTrainError, RunError
+from .errors import ConfigError, RunError
 from .losses import pairing_warning
 from .trainer import NNTrainWarning
+from .sweep_worker import execute, execute_local, init_local_worker
 
 SWEEP_FILE = "sweep.json"
 MAX_RUNS = 10_000  # a typo in a grid should not plan a million runs
@@ -390,9 +390,28 @@ def _iso(t):
 # Where runs run: a local process pool or a Dask cluster, behind one small interface
 
 
+# What a BLAS reads at start-up for its number of threads: OpenBLAS, MKL, and OpenMP builds.
+BLAS_ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def _environment(variables):
+    """``os.environ`` with ``variables`` set, for the processes started inside the block."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 class LocalPool:
-    """``workers`` processes on this machine, forked from a server process that imported nntrain once
-    ("forkserver"; "spawn" where there is none).
+    """``workers`` processes on this machine, forked from a server process that loaded what every run
+    needs once ("forkserver"; "spawn" where there is none).
 
     Idle workers ignore SIGINT: Ctrl-C is the driver's. The driver sets a flag that a queued run
     sees before it starts (it comes back "cancelled") and a running one after each step: fit then
@@ -401,21 +420,27 @@ class LocalPool:
 
     def __init__(self, workers):
         if "forkserver" in multiprocessing.get_all_start_methods():
-            # A server process imports nntrain once; each worker is a fork of it, started in milliseconds.
+            # The server imports sweep_worker (see there why); each worker is a fork of it, started in
+            # milliseconds.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["nntrain.sweep"])
+            context.set_forkserver_preload(["nntrain.sweep_worker"])
+            # ... with one BLAS thread: a BLAS's pool of threads would be made anew in every worker and
+            # spin at its first run (~0.1 s) on the cores the other workers need. (A server already
+            # running, started by an earlier sweep of this process, is used as it is.)
+            with _environment(BLAS_ONE_THREAD):
+                multiprocessing.forkserver.ensure_running()
         else:
             context = multiprocessing.get_context("spawn")
         # A flag in shared memory, read without a lock: every step of every run reads it, and a lock
         # shared by all workers would make them wait for each other.
         self.stop = context.RawValue("b", 0)
         self.executor = ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_local_worker, initargs=(self.stop,)
+            workers, mp_context=context, initializer=init_local_worker, initargs=(self.stop,)
         )
         self.description = {"kind": "local", "workers": workers}
 
     def submit(self, config_text, plots):
-        return self.executor.submit(_execute_local, config_text, plots)
+        return self.executor.submit(execute_local, config_text, plots)
 
     def as_completed(self, futures):
         return as_completed(futures)
@@ -454,7 +479,7 @@ class DaskCluster:
         self.description = {"kind": "dask", "scheduler": address}
 
     def submit(self, config_text, plots):
-        return self.client.submit(_execute, config_text, plots, pure=False)
+        return self.client.submit(execute, config_text, plots, pure=False)
 
     def as_completed(self, futures):
         from distributed import as_completed as dask_as_completed
@@ -472,73 +497,3 @@ class DaskCluster:
 
     def __exit__(self, *exc):
         self.client.close()
-
-
-# --------------------------------------------------------------------------------------------------
-# The worker side
-
-
-def _execute(config_text, plots=False, should_stop=None):
-    """Run one resolved config in a temporary directory; returns its status, error and files.
-
-    ``files`` maps each file of the run directory (relative POSIX path) onto its bytes; nothing is
-    left on the worker. ``should_stop()`` is asked after every step (main thread only).
-    """
-    from .trainer import Interrupted, fit
-
-    on_step = None
-    if should_stop is not None:
-
-        def on_step(epoch, step):
-            if should_stop():
-                # fit's own stop request: finish the step, write a checkpoint, raise Interrupted. SIGTERM,
-                # not SIGINT: after a Ctrl-C fit takes a second SIGINT as "stop at once, no checkpoint".
-                signal.raise_signal(signal.SIGTERM)
-
-    outcome = {"status": "failed"}
-    with tempfile.TemporaryDirectory(prefix="nntrain-sweep-") as tmp:
-        run_dir = Path(tmp) / "run"
-        try:
-            # Validated without a file name: an error names the field, not a line of a text the user never saw.
-            config = ExperimentConfig.model_validate(yaml.safe_load(config_text))
-            fit(config, run_dir=run_dir, on_step=on_step, plots=plots)
-        except (Interrupted, KeyboardInterrupt):
-            pass  # the summary says "interrupted"
-        except NNTrainError as e:
-            outcome["error"] = str(e)
-        except Exception as e:  # a bug: keep the traceback in sweep.json, let the other runs go on
-            outcome["error"] = f"{type(e).__name__}: {e}"
-            outcome["traceback"] = traceback.format_exc()
-        files = {}
-        if run_dir.is_dir():
-            files = {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
-    outcome["files"] = files
-    if runs.SUMMARY in files:
-        outcome["status"] = json.loads(files[runs.SUMMARY])["status"]
-    return outcome
-
-
-_STOP = None  # the local pool's stop flag (shared memory), in each worker process
-
-
-def _init_local_worker(stop):
-    global _STOP
-    _STOP = stop
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    # One BLAS thread per worker: the workers already fill the cores, and the same thread count
-    # whatever the number of workers keeps the arithmetic, and so the weights, the same (Dask's
-    # workers do the same by default).
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # threadpoolctl comes with scikit-learn; without it BLAS keeps its default
-        pass
-    else:
-        threadpool_limits(1)
-    # The driver warns once per sweep about what every run would warn about.
-    warnings.filterwarnings("ignore", category=NNTrainWarning)
-
-
-def _execute_local(config_text, plots):
-    if _STOP.value:
-        return {"status": "cancelled", "files": {}}
-    return _execute(config_text, plots, should_stop=lambda: _STOP.value)

@@ -174,6 +174,18 @@ def test_local_sweep_gives_the_same_weights_with_1_and_2_workers_as_plain_fits(t
     assert entry["status"] == "completed" and entry["final"]["accuracy"] == read_summary(run_dir)["final"]["accuracy"]
 
 
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts a process's threads in /proc")
+def test_local_workers_have_one_thread_and_leave_the_drivers_environment_alone():
+    # A BLAS thread pool in each worker would spin at its first run on the cores the others need.
+    before = dict(os.environ)
+    with sweep_module.LocalPool(2) as pool:
+        tasks = pool.executor.submit(os.listdir, "/proc/self/task").result()
+        environ = pool.executor.submit(os.getenv, "OPENBLAS_NUM_THREADS").result()
+    assert len(tasks) == 1
+    assert environ == "1"
+    assert dict(os.environ) == before
+
 def test_sweep_command_runs_the_grid_and_prints_the_comparison(in_tmp):
     result = run("sweep", XOR, "--grid", "optimizer.lr=0.1,0.01", "--set", "training.epochs=20", "--workers", "2")
     assert result.exit_code == 0, result.output

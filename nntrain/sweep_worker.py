@@ -1,0 +1,89 @@
+"""What runs in a sweep's worker processes: one resolved config in, the run's status and files out.
+
+``execute`` is the whole job of a worker, local or on Dask. The local pool's workers are forked from a
+server process that imported this module (see ``sweep.LocalPool``), so what every run needs is loaded
+here, once, rather than in every worker: numpy's generators, threadpoolctl, and the config's validator,
+which pydantic otherwise builds at a process's first validation (tens of milliseconds, about as long
+as a whole 500-epoch XOR run takes to train).
+"""
+
+import json
+import signal
+import tempfile
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy.random  # noqa: F401  (imported here, not at each run's first generator)
+import yaml
+from threadpoolctl import threadpool_limits
+
+from . import runs
+from .config import LOADER, ExperimentConfig
+from .errors import NNTrainError
+from .trainer import Interrupted, NNTrainWarning, fit
+
+ExperimentConfig.model_rebuild()  # the validator, built now (see the module's docstring)
+
+
+def execute(config_text, plots=False, should_stop=None):
+    """Run one resolved config in a temporary directory; returns its status, error and files.
+
+    ``files`` maps each file of the run directory (relative POSIX path) onto its bytes; nothing is
+    left on the worker. ``should_stop()`` is asked after every step (main thread only).
+    """
+    on_step = None
+    if should_stop is not None:
+
+        def on_step(epoch, step):
+            if should_stop():
+                # fit's own stop request: finish the step, write a checkpoint, raise Interrupted. SIGTERM,
+                # not SIGINT: after a Ctrl-C fit takes a second SIGINT as "stop at once, no checkpoint".
+                signal.raise_signal(signal.SIGTERM)
+
+    outcome = {"status": "failed"}
+    # The run's files are read back and sent to the driver, which writes them durably: here they need
+    # not wait for the disk.
+    with tempfile.TemporaryDirectory(prefix="nntrain-sweep-") as tmp, runs.scratch_files():
+        run_dir = Path(tmp) / "run"
+        try:
+            # Validated without a file name: an error names the field, not a line of a text the user never saw.
+            config = ExperimentConfig.model_validate(yaml.load(config_text, Loader=LOADER))
+            fit(config, run_dir=run_dir, on_step=on_step, plots=plots)
+        except (Interrupted, KeyboardInterrupt):
+            pass  # the summary says "interrupted"
+        except NNTrainError as e:
+            outcome["error"] = str(e)
+        except Exception as e:  # a bug: keep the traceback in sweep.json, let the other runs go on
+            outcome["error"] = f"{type(e).__name__}: {e}"
+            outcome["traceback"] = traceback.format_exc()
+        files = {}
+        if run_dir.is_dir():
+            files = {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+    outcome["files"] = files
+    if runs.SUMMARY in files:
+        outcome["status"] = json.loads(files[runs.SUMMARY])["status"]
+    return outcome
+
+
+_STOP = None  # the local pool's stop flag (shared memory), in each worker process
+
+
+def init_local_worker(stop):
+    """Set up a worker of the local pool, once, before its first run."""
+    global _STOP
+    _STOP = stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    # One BLAS thread per worker: the workers already fill the cores, and the same thread count
+    # whatever the number of workers keeps the arithmetic, and so the weights, the same (Dask's
+    # workers do the same by default).
+    threadpool_limits(1)
+    # The driver warns once per sweep about what every run would warn about.
+    warnings.filterwarnings("ignore", category=NNTrainWarning)
+
+
+def execute_local(config_text, plots):
+    """A run in the local pool: "cancelled" if the driver asked to stop before it started."""
+    if _STOP.value:
+        return {"status": "cancelled", "files": {}}
+    return execute(config_text, plots, should_stop=lambda: _STOP.value)
