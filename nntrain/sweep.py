@@ -24,6 +24,9 @@ import json
 import math
 import multiprocessing
 import multiprocessing.forkserver
+import multiprocessing.popen_forkserver  # noqa: F401  (these three: what a local worker unpickles,
+import multiprocessing.sharedctypes  # noqa: F401  loaded once in the forkserver rather than in every
+import multiprocessing.synchronize  # noqa: F401  worker; see LocalPool)
 import os
 import re
 import time
@@ -420,10 +423,10 @@ class LocalPool:
 
     def __init__(self, workers):
         if "forkserver" in multiprocessing.get_all_start_methods():
-            # The server imports sweep_worker (see there why); each worker is a fork of it, started in
-            # milliseconds.
+            # The server imports this module, and so sweep_worker (see there why); each worker is a fork
+            # of it, started in milliseconds.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["nntrain.sweep_worker"])
+            context.set_forkserver_preload(["nntrain.sweep"])
             # ... with one BLAS thread: a BLAS's pool of threads would be made anew in every worker and
             # spin at its first run (~0.1 s) on the cores the other workers need. (A server already
             # running, started by an earlier sweep of this process, is used as it is.)
