@@ -18,15 +18,12 @@ workers or the order the runs finish in, and Dask workers need no shared filesys
 that a config reads from a file (``data.path``), which every worker must find at the same path.
 """
 
-import contextlib
 import itertools
 import json
 import math
-import multiprocessing
-import multiprocessing.forkserver
 import multiprocessing.popen_forkserver  # noqa: F401  (these three: what a local worker unpickles,
-import multiprocessing.sharedctypes  # noqa: F401  loaded once in the forkserver rather than in every
-import multiprocessing.synchronize  # noqa: F401  worker; see LocalPool)
+import multiprocessing.sharedctypes  # noqa: F401  loaded once in the forkserver, which imports this
+import multiprocessing.synchronize  # noqa: F401  module, rather than in every worker)
 import os
 import re
 import time
@@ -38,7 +35,7 @@ from pathlib import Path
 
 import yaml
 
-from . import runs
+from . import forkserver, runs
 from .config import FILE_SOURCES, ExperimentConfig, dump_config, load_config
 from .errors import ConfigError, RunError
 from .losses import pairing_warning
@@ -393,28 +390,9 @@ def _iso(t):
 # Where runs run: a local process pool or a Dask cluster, behind one small interface
 
 
-# What a BLAS reads at start-up for its number of threads: OpenBLAS, MKL, and OpenMP builds.
-BLAS_ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-
-
-@contextlib.contextmanager
-def _environment(variables):
-    """``os.environ`` with ``variables`` set, for the processes started inside the block."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 class LocalPool:
     """``workers`` processes on this machine, forked from a server process that loaded what every run
-    needs once ("forkserver"; "spawn" where there is none).
+    needs once (see nntrain.forkserver).
 
     Idle workers ignore SIGINT: Ctrl-C is the driver's. The driver sets a flag that a queued run
     sees before it starts (it comes back "cancelled") and a running one after each step: fit then
@@ -422,18 +400,7 @@ class LocalPool:
     """
 
     def __init__(self, workers):
-        if "forkserver" in multiprocessing.get_all_start_methods():
-            # The server imports this module, and so sweep_worker (see there why); each worker is a fork
-            # of it, started in milliseconds.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["nntrain.sweep"])
-            # ... with one BLAS thread: a BLAS's pool of threads would be made anew in every worker and
-            # spin at its first run (~0.1 s) on the cores the other workers need. (A server already
-            # running, started by an earlier sweep of this process, is used as it is.)
-            with _environment(BLAS_ONE_THREAD):
-                multiprocessing.forkserver.ensure_running()
-        else:
-            context = multiprocessing.get_context("spawn")
+        context = forkserver.start()
         # A flag in shared memory, read without a lock: every step of every run reads it, and a lock
         # shared by all workers would make them wait for each other.
         self.stop = context.RawValue("b", 0)

@@ -44,6 +44,11 @@ def sweep(
     same keys there). Each run is a normal run directory inside the sweep directory, named after its
     values; sweep.json lists them with their status. Exit code 1 if a run failed or diverged.
     """
+    if scheduler is None:
+        from nntrain import forkserver
+
+        forkserver.start()  # it loads nntrain while this process does the same and plans the sweep
+
     from nntrain.sweep import SweepInterrupted, plan_sweep, run_sweep
 
     plan = plan_sweep(config, grid or (), seeds, set_ or ())
