@@ -12,10 +12,11 @@ varies fastest). A sweep directory holds:
   final metrics. It is rewritten as runs finish, so an interrupted sweep still lists what it did.
 
 Every variant is validated before any run starts. A run is fully determined by its resolved config
-(seed included: one generator per run), and that config's YAML text is all a worker receives; the
-run's files come back to the driver, which writes them. So results do not depend on the number of
-workers or the order the runs finish in, and Dask workers need no shared filesystem -- except for data
-that a config reads from a file (``data.path``), which every worker must find at the same path.
+(seed included: one generator per run), and that config, as the plain data its config.yaml will hold,
+is all a worker receives; the run's files come back to the driver, which writes them. So results do
+not depend on the number of workers or the order the runs finish in, and Dask workers need no shared
+filesystem -- except for data that a config reads from a file (``data.path``), which every worker
+must find at the same path.
 """
 
 import itertools
@@ -36,7 +37,7 @@ from pathlib import Path
 import yaml
 
 from . import forkserver, runs
-from .config import FILE_SOURCES, ExperimentConfig, dump_config, load_config
+from .config import FILE_SOURCES, ExperimentConfig, load_config
 from .errors import ConfigError, RunError
 from .losses import pairing_warning
 from .trainer import NNTrainWarning
@@ -269,7 +270,7 @@ def run_sweep(
             if on_start is not None:
                 on_start(path, len(plan.variants), backend.description)
             for i, variant in enumerate(plan.variants):
-                futures[backend.submit(dump_config(variant.config), plots)] = i
+                futures[backend.submit(variant.config.model_dump(mode="json"), plots)] = i
             for future in backend.as_completed(list(futures)):
                 entry = record.finish(futures[future], _outcome(future))
                 del futures[future]  # only now: Ctrl-C while its files were written leaves it to the loop below
@@ -409,8 +410,8 @@ class LocalPool:
         )
         self.description = {"kind": "local", "workers": workers}
 
-    def submit(self, config_text, plots):
-        return self.executor.submit(execute_local, config_text, plots)
+    def submit(self, config, plots):
+        return self.executor.submit(execute_local, config, plots)
 
     def as_completed(self, futures):
         return as_completed(futures)
@@ -448,8 +449,8 @@ class DaskCluster:
             ) from None
         self.description = {"kind": "dask", "scheduler": address}
 
-    def submit(self, config_text, plots):
-        return self.client.submit(execute, config_text, plots, pure=False)
+    def submit(self, config, plots):
+        return self.client.submit(execute, config, plots, pure=False)
 
     def as_completed(self, futures):
         from distributed import as_completed as dask_as_completed

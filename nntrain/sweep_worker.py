@@ -1,4 +1,5 @@
-"""What runs in a sweep's worker processes: one resolved config in, the run's status and files out.
+"""What runs in a sweep's worker processes: one resolved config in (as plain data, the dict that
+``model_dump(mode="json")`` gives), the run's status and files out.
 
 ``execute`` is the whole job of a worker, local or on Dask. The local pool's workers are forked from a
 server process that imported this module (see ``sweep.LocalPool``), so what every run needs is loaded
@@ -15,18 +16,17 @@ import warnings
 from pathlib import Path
 
 import numpy.random  # noqa: F401  (imported here, not at each run's first generator)
-import yaml
 from threadpoolctl import threadpool_limits
 
 from . import runs
-from .config import LOADER, ExperimentConfig
+from .config import ExperimentConfig
 from .errors import NNTrainError
 from .trainer import Interrupted, NNTrainWarning, fit
 
 ExperimentConfig.model_rebuild()  # the validator, built now (see the module's docstring)
 
 
-def execute(config_text, plots=False, should_stop=None):
+def execute(config, plots=False, should_stop=None):
     """Run one resolved config in a temporary directory; returns its status, error and files.
 
     ``files`` maps each file of the run directory (relative POSIX path) onto its bytes; nothing is
@@ -48,8 +48,7 @@ def execute(config_text, plots=False, should_stop=None):
         run_dir = Path(tmp) / "run"
         try:
             # Validated without a file name: an error names the field, not a line of a text the user never saw.
-            config = ExperimentConfig.model_validate(yaml.load(config_text, Loader=LOADER))
-            fit(config, run_dir=run_dir, on_step=on_step, plots=plots)
+            fit(ExperimentConfig.model_validate(config), run_dir=run_dir, on_step=on_step, plots=plots)
         except (Interrupted, KeyboardInterrupt):
             pass  # the summary says "interrupted"
         except NNTrainError as e:
@@ -82,8 +81,8 @@ def init_local_worker(stop):
     warnings.filterwarnings("ignore", category=NNTrainWarning)
 
 
-def execute_local(config_text, plots):
+def execute_local(config, plots):
     """A run in the local pool: "cancelled" if the driver asked to stop before it started."""
     if _STOP.value:
         return {"status": "cancelled", "files": {}}
-    return execute(config_text, plots, should_stop=lambda: _STOP.value)
+    return execute(config, plots, should_stop=lambda: _STOP.value)
