@@ -13,10 +13,11 @@ varies fastest). A sweep directory holds:
 
 Every variant is validated before any run starts. A run is fully determined by its resolved config
 (seed included: one generator per run), and that config, as the plain data its config.yaml will hold,
-is all a worker receives; the run's files come back to the driver, which writes them. So results do
-not depend on the number of workers or the order the runs finish in, and Dask workers need no shared
-filesystem -- except for data that a config reads from a file (``data.path``), which every worker
-must find at the same path.
+is all a worker receives. A local worker writes the run into the sweep directory itself, as ``nntrain
+fit`` would; a Dask worker sends the run's files back to the driver, which writes them. So results
+do not depend on the number of workers or the order the runs finish in, and Dask workers need no
+shared filesystem -- except for data that a config reads from a file (``data.path``), which every
+worker must find at the same path.
 """
 
 import itertools
@@ -270,7 +271,7 @@ def run_sweep(
             if on_start is not None:
                 on_start(path, len(plan.variants), backend.description)
             for i, variant in enumerate(plan.variants):
-                futures[backend.submit(variant.config.model_dump(mode="json"), plots)] = i
+                futures[backend.submit(variant.config.model_dump(mode="json"), plots, path / variant.dirname)] = i
             for future in backend.as_completed(list(futures)):
                 entry = record.finish(futures[future], _outcome(future))
                 del futures[future]  # only now: Ctrl-C while its files were written leaves it to the loop below
@@ -313,7 +314,7 @@ def _outcome(future):
 
 
 class _Record:
-    """sweep.json and the run directories: the driver writes every file of the sweep."""
+    """sweep.json, and the run directories whose files a Dask worker sent back."""
 
     WRITE_EVERY_S = 1.0  # rewrite sweep.json at most this often while runs finish (and at the end)
 
@@ -345,7 +346,7 @@ class _Record:
             for name in sorted(files, key=lambda name: name == runs.SUMMARY):
                 (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
                 runs.write_bytes(run_dir / name, files[name])
-        summary = json.loads(files[runs.SUMMARY]) if runs.SUMMARY in files else {}
+        summary = outcome.get("summary") or {}
         entry["status"] = outcome["status"]
         for key in ("error", "traceback"):
             if outcome.get(key):
@@ -410,8 +411,9 @@ class LocalPool:
         )
         self.description = {"kind": "local", "workers": workers}
 
-    def submit(self, config, plots):
-        return self.executor.submit(execute_local, config, plots)
+    def submit(self, config, plots, run_dir):
+        """Run ``config`` in a worker, which writes its run to ``run_dir`` itself."""
+        return self.executor.submit(execute_local, config, plots, run_dir)
 
     def as_completed(self, futures):
         return as_completed(futures)
@@ -449,7 +451,8 @@ class DaskCluster:
             ) from None
         self.description = {"kind": "dask", "scheduler": address}
 
-    def submit(self, config, plots):
+    def submit(self, config, plots, run_dir):
+        """Run ``config`` on a worker, which sends the run's files back (``run_dir`` is this machine's)."""
         return self.client.submit(execute, config, plots, pure=False)
 
     def as_completed(self, futures):

@@ -1,5 +1,6 @@
 """What runs in a sweep's worker processes: one resolved config in (as plain data, the dict that
-``model_dump(mode="json")`` gives), the run's status and files out.
+``model_dump(mode="json")`` gives), one run out -- written into the sweep directory by a local worker,
+sent back to the driver as files by a Dask worker.
 
 ``execute`` is the whole job of a worker, local or on Dask. The local pool's workers are forked from a
 server process that imported this module (see ``sweep.LocalPool``), so what every run needs is loaded
@@ -8,6 +9,7 @@ which pydantic otherwise builds at a process's first validation (tens of millise
 as a whole 500-epoch XOR run takes to train).
 """
 
+import contextlib
 import json
 import signal
 import tempfile
@@ -26,11 +28,14 @@ from .trainer import Interrupted, NNTrainWarning, fit
 ExperimentConfig.model_rebuild()  # the validator, built now (see the module's docstring)
 
 
-def execute(config, plots=False, should_stop=None):
-    """Run one resolved config in a temporary directory; returns its status, error and files.
+def execute(config, plots=False, should_stop=None, run_dir=None):
+    """Run one resolved config; returns its status, error, summary and files.
 
-    ``files`` maps each file of the run directory (relative POSIX path) onto its bytes; nothing is
-    left on the worker. ``should_stop()`` is asked after every step (main thread only).
+    With ``run_dir`` (a local worker, which shares the driver's disk) the run is written there, exactly
+    as ``nntrain fit`` writes one, and ``files`` is empty. Without it (a Dask worker) the run goes to a
+    temporary directory and ``files`` maps each of its files (relative POSIX path) onto its bytes, for
+    the driver to write; nothing is left on the worker. ``should_stop()`` is asked after every step
+    (main thread only).
     """
     on_step = None
     if should_stop is not None:
@@ -41,11 +46,16 @@ def execute(config, plots=False, should_stop=None):
                 # not SIGINT: after a Ctrl-C fit takes a second SIGINT as "stop at once, no checkpoint".
                 signal.raise_signal(signal.SIGTERM)
 
-    outcome = {"status": "failed"}
-    # The run's files are read back and sent to the driver, which writes them durably: here they need
-    # not wait for the disk.
-    with tempfile.TemporaryDirectory(prefix="nntrain-sweep-") as tmp, runs.scratch_files():
-        run_dir = Path(tmp) / "run"
+    outcome = {"status": "failed", "files": {}}
+    with contextlib.ExitStack() as stack:
+        if run_dir is None:
+            run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nntrain-sweep-"))) / "run"
+            # The files are read back and sent to the driver, which writes them durably: here they
+            # need not wait for the disk.
+            stack.enter_context(runs.scratch_files())
+            send_files = True
+        else:
+            run_dir, send_files = Path(run_dir), False
         try:
             # Validated without a file name: an error names the field, not a line of a text the user never saw.
             fit(ExperimentConfig.model_validate(config), run_dir=run_dir, on_step=on_step, plots=plots)
@@ -56,12 +66,15 @@ def execute(config, plots=False, should_stop=None):
         except Exception as e:  # a bug: keep the traceback in sweep.json, let the other runs go on
             outcome["error"] = f"{type(e).__name__}: {e}"
             outcome["traceback"] = traceback.format_exc()
-        files = {}
-        if run_dir.is_dir():
-            files = {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
-    outcome["files"] = files
-    if runs.SUMMARY in files:
-        outcome["status"] = json.loads(files[runs.SUMMARY])["status"]
+        if send_files and run_dir.is_dir():
+            outcome["files"] = {
+                p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()
+            }
+        try:
+            outcome["summary"] = json.loads((run_dir / runs.SUMMARY).read_bytes())
+            outcome["status"] = outcome["summary"]["status"]
+        except FileNotFoundError:  # fit stopped before it wrote one: a config error, say
+            pass
     return outcome
 
 
@@ -81,8 +94,9 @@ def init_local_worker(stop):
     warnings.filterwarnings("ignore", category=NNTrainWarning)
 
 
-def execute_local(config, plots):
-    """A run in the local pool: "cancelled" if the driver asked to stop before it started."""
+def execute_local(config, plots, run_dir):
+    """A run in the local pool, written to ``run_dir``: "cancelled" if the driver asked to stop before it
+    started."""
     if _STOP.value:
         return {"status": "cancelled", "files": {}}
-    return execute(config, plots, should_stop=lambda: _STOP.value)
+    return execute(config, plots, should_stop=lambda: _STOP.value, run_dir=run_dir)

@@ -303,7 +303,7 @@ def test_ctrl_c_in_a_terminal_stops_the_sweep_and_its_workers(tmp_path):
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while not (tmp_path / "s" / "seed=0" / "summary.json").exists() and time.monotonic() < deadline:
+        while not _completed(tmp_path / "s" / "seed=0") and time.monotonic() < deadline:
             time.sleep(0.05)
         os.killpg(process.pid, signal.SIGINT)
         out, err = process.communicate(timeout=60)
@@ -339,6 +339,14 @@ def test_ctrl_c_in_a_terminal_stops_the_sweep_and_its_workers(tmp_path):
         time.sleep(0.1)
     else:
         pytest.fail("processes of the sweep are still running")
+
+
+def _completed(run_dir):
+    """Whether a run directory's summary says completed (a local worker writes the run as it goes)."""
+    try:
+        return read_summary(run_dir)["status"] == "completed"
+    except RunError:  # not there yet
+        return False
 
 
 # --------------------------------------------------------------------------------------------------
