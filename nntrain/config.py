@@ -462,8 +462,9 @@ class ConfigSource:
         for n in range(len(loc), 0, -1):
             if loc[:n] in self.overridden:
                 return ConfigError(f"{self.overridden[loc[:n]]}: {_dotted(loc)}: {message}")
-        # The node tree (with line numbers) is built only now: reading a good config needs none.
-        line = _line_of(yaml.compose(self.text, Loader=yaml.SafeLoader), loc)
+        # The node tree (with line numbers) is built only now: reading a good config needs none. Built
+        # by the loader that read the text: PyYAML's own scanner refuses some texts libyaml reads.
+        line = _line_of(yaml.compose(self.text, Loader=LOADER), loc)
         where = f", line {line}" if line else ""
         field = f"{_dotted(loc)}: " if loc else ""
         return ConfigError(f"{self.path}{where}: {field}{message}")

@@ -179,3 +179,12 @@ def test_negative_penalties_and_clip_values():
     assert error_of(GOOD.replace("training: {epochs: 10}", "training: {epochs: 10, clip_norm: 0}")) == (
         "exp.yaml, line 13: training.clip_norm: Input should be greater than 0; got 0"
     )
+
+
+def test_a_key_with_a_tab_is_reported_at_its_line(tmp_path):
+    # libyaml reads a tab inside a key, which PyYAML's own scanner would refuse: finding the line of
+    # the error must not fail where reading the file did not.
+    path = tmp_path / "tab.yaml"
+    path.write_text("name: xor\nna\te: x\n")
+    with pytest.raises(ConfigError, match=r"tab.yaml, line 2: 'na\\te': unknown key"):
+        load_config(path)
