@@ -134,8 +134,25 @@ class Trainer:
     def new_totals(self):
         return EpochTotals(self.metrics)
 
-    def epoch_logs(self, totals):
-        return totals.logs(self.model.has_penalty, self.clip_norm is not None or self.clip_value is not None)
+    def epoch_logs(self, totals, evaluations=None, lr=None):
+        """An epoch's line of metrics.csv, without epoch and epoch_time_s: the training means in
+        ``totals``, each held-out split's loss and metrics (``evaluations``: split name -> the values
+        of ``evaluate``), and the learning rate if a schedule sets it (``lr``)."""
+        logs = totals.logs(self.model.has_penalty, self.clip_norm is not None or self.clip_value is not None)
+        for split, values in (evaluations or {}).items():
+            logs.update({f"{split}_{name}": v for name, v in values.items()})
+        if lr is not None:
+            logs["lr"] = lr
+        return logs
+
+    def logged_columns(self, data):
+        """The columns of ``epoch_logs`` in a run on ``data``, known before it trains: those of an
+        epoch's logs made of zeros."""
+        totals = self.new_totals()
+        totals.seen = 1
+        evaluations = {split: _scores(self.metrics) for split in held_out(data)}
+        lr = 0.0 if self.config.training.schedule is not None else None
+        return list(self.epoch_logs(totals, evaluations, lr))
 
     def set_epoch(self, epoch):
         """Set the learning rate of ``epoch`` (0-based) from the schedule; returns it."""
@@ -180,7 +197,7 @@ class Trainer:
 
 def evaluate(model, loss, metrics, split, batch_size=4096):
     """Loss (with penalties) and metrics on all rows of ``split``, in inference mode and batches."""
-    totals = dict.fromkeys(["loss", *metrics], 0.0)
+    totals = _scores(metrics)
     for i in range(0, len(split), batch_size):
         x, y = split.x[i : i + batch_size], split.y[i : i + batch_size]
         n = len(x)
@@ -193,18 +210,14 @@ def evaluate(model, loss, metrics, split, batch_size=4096):
     return logs
 
 
-def logged_columns(config, data, model):
-    """The metrics.csv columns a run of ``config`` logs every epoch (without epoch and epoch_time_s)."""
-    names = ["loss", *config.metrics]
-    columns = ["loss"] + (["data_loss", "penalty"] if model.has_penalty else []) + list(config.metrics)
-    if config.training.clip_norm is not None or config.training.clip_value is not None:
-        columns.append("clipped_steps")
-    for split in data.splits:
-        if split not in ("train", "test"):
-            columns += [f"{split}_{name}" for name in names]
-    if config.training.schedule is not None:
-        columns.append("lr")
-    return columns
+def _scores(metrics):
+    """The values ``evaluate`` gives, at zero."""
+    return dict.fromkeys(["loss", *metrics], 0.0)
+
+
+def held_out(data):
+    """The splits evaluated after every epoch (the test split is kept for the end)."""
+    return [name for name in data.splits if name not in ("train", "test")]
 
 
 def prepare(config):
@@ -219,8 +232,9 @@ def prepare(config):
         raise config.error(("model", "inputs"), f"the data has {inputs} features, not {config.model.inputs}")
     model = build_model(config, inputs, rng)
     _check_batches(config, len(data.train), model)
+    trainer = Trainer(config, model)
     if config.training.early_stopping is not None:
-        columns = logged_columns(config, data, model)
+        columns = trainer.logged_columns(data)
         monitor = config.training.early_stopping.monitor
         if monitor not in columns:
             raise config.error(
@@ -230,7 +244,7 @@ def prepare(config):
     message = pairing_warning(config.loss, model.output_activation)
     if message:
         warnings.warn(message, NNTrainWarning, stacklevel=2)
-    return rng, data, Trainer(config, model)
+    return rng, data, trainer
 
 
 def _check_batches(config, n, model):
@@ -405,12 +419,8 @@ class _Session:
                 except Diverged:
                     self._diverged(epoch + 1, step + 1, snapshot)
                     break
-                logs = trainer.epoch_logs(totals)
-                for name, split in self.data.splits.items():
-                    if name not in ("train", "test"):
-                        logs.update({f"{name}_{k}": v for k, v in trainer.evaluate(split).items()})
-                if config.training.schedule is not None:
-                    logs["lr"] = lr
+                evaluations = {name: trainer.evaluate(self.data.splits[name]) for name in held_out(self.data)}
+                logs = trainer.epoch_logs(totals, evaluations, lr if config.training.schedule is not None else None)
                 logs["epoch_time_s"] = time.perf_counter() - t0
                 epoch += 1
                 self.history.append({"epoch": epoch, **logs})
