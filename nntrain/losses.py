@@ -159,6 +159,11 @@ PAIRINGS = {
 }
 
 
+def classifies(name):
+    """Whether a network trained with this loss outputs class probabilities (a sigmoid or softmax output)."""
+    return PAIRINGS[name] in ("sigmoid", "softmax")
+
+
 def make_loss(name, output_activation):
     """The loss ``name`` for a network whose last layer uses ``output_activation``."""
     cls = LOSSES[name]

@@ -12,7 +12,6 @@ import numpy as np
 
 from .errors import NNTrainError
 from .metrics import METRICS
-from .runs import CONFIG
 
 DPI = 100
 PANEL = (480, 360)  # pixels (width, height)
@@ -21,17 +20,14 @@ OVERLAY = (720, 480)
 CURVES, DECISION_BOUNDARY = "curves.png", "decision_boundary.png"
 MAX_POINTS = 2000  # training points drawn on a decision boundary
 
-# Losses whose network outputs class probabilities: the output activation they pair with.
-_CLASSIFICATION_OUTPUTS = ("sigmoid", "softmax")
-
 
 def write_run_plots(run_dir, *, predict=None, x=None, y=None):
     """Write a run's pictures into its directory; returns the paths written.
 
     - ``curves.png`` from metrics.csv (if it has a row): loss and each metric, train and validation.
-    - ``decision_boundary.png`` when ``predict`` (raw input rows (n, 2) -> output probabilities
+    - ``decision_boundary.png`` when ``predict`` (raw input rows (n, 2) -> class probabilities
       (n, units)), the training inputs ``x`` (n, 2) and targets ``y`` (labels (n,), or (n, units)
-      0/1 rows) are given and the run's loss is a classification loss.
+      0/1 rows) are given: a classifier's, which the caller knows it has (``losses.classifies``).
     """
     from .runs import read_columns
 
@@ -42,22 +38,10 @@ def write_run_plots(run_dir, *, predict=None, x=None, y=None):
         plot_curves(metrics, run_dir / CURVES, title=run_dir.name)
         written.append(run_dir / CURVES)
     two_inputs = x is not None and tuple(getattr(x, "shape", np.shape(x)))[1:] == (2,)
-    if predict is not None and two_inputs and y is not None and _classifies(run_dir):
+    if predict is not None and two_inputs and y is not None:
         plot_decision_boundary(predict, x, y, run_dir / DECISION_BOUNDARY, title=run_dir.name)
         written.append(run_dir / DECISION_BOUNDARY)
     return written
-
-
-def _classifies(run_dir):
-    import yaml
-
-    from .losses import PAIRINGS
-
-    try:
-        loss = yaml.safe_load((Path(run_dir) / CONFIG).read_text(encoding="utf-8")).get("loss")
-    except (OSError, AttributeError, yaml.YAMLError):
-        return False
-    return PAIRINGS.get(loss) in _CLASSIFICATION_OUTPUTS
 
 
 # --------------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from .data import Loader, load_data
 from .diagnostics import Diagnostics, advice
 from .errors import NNTrainError, RunError
 from .layers import BatchNorm
-from .losses import make_loss, pairing_warning
+from .losses import classifies, make_loss, pairing_warning
 from .metrics import METRICS
 from .model import build_model
 from .optimizers import clip_by_global_norm, clip_by_value, make_optimizer
@@ -333,12 +333,13 @@ def resume(run_dir, *, on_epoch=None, on_step=None, plots=False):
 
 
 def _write_plots(path, config, model, data):
-    """curves.png, and for 2-D inputs decision_boundary.png in raw input units; a failure only warns."""
+    """curves.png, and for a classifier of 2-D inputs decision_boundary.png in raw input units; a
+    failure only warns."""
     from .inference import Predictor
     from .plots import write_run_plots
 
     try:
-        if data.n_features != 2:
+        if data.n_features != 2 or not classifies(config.loss):
             write_run_plots(path)
             return
         predictor = Predictor(config, model, data.meta)

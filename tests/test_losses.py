@@ -117,3 +117,10 @@ def test_binary_crossentropy_keeps_small_losses_in_float32():
     y = np.array([[1.0], [0.0], [1.0]], np.float32)
     exact = np.log1p(np.exp(-np.array([20.0, 20.0, 10.0]))).mean()
     assert BinaryCrossentropy(True).forward(z, y) == pytest.approx(exact, rel=1e-6)
+
+
+def test_classifies_by_the_output_a_loss_pairs_with():
+    from nntrain.losses import classifies
+
+    assert classifies("binary_crossentropy") and classifies("categorical_crossentropy")
+    assert not classifies("mse")
