@@ -43,8 +43,11 @@ import numpy as np
 
 from nntrain.config import ExperimentConfig
 from nntrain.data import Loader, Split
+from nntrain.fit import fit
 from nntrain.model import build_model
-from nntrain.trainer import Trainer, fit
+
+# The baseline, beside this script.
+from nntrain.trainer import Trainer
 
 # The baseline, beside this script.
 from plain import BATCH, HIDDEN, LR, N_CLASSES, N_FEATURES, N_ROWS, XOR_X, XOR_Y

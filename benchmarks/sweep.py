@@ -61,7 +61,7 @@ FITS = """
 import json, sys, tempfile
 from pathlib import Path
 from nntrain.config import ExperimentConfig
-from nntrain.trainer import fit
+from nntrain.fit import fit
 configs = [ExperimentConfig.model_validate(c) for c in json.loads(sys.stdin.readline())]
 with tempfile.TemporaryDirectory() as root:
     fit(configs[0], run_dir=Path(root) / "warm-up")

@@ -22,3 +22,7 @@ class DataError(NNTrainError):
 
 class RunError(NNTrainError):
     """A run directory that is missing, incomplete, damaged or already exists."""
+
+
+class NNTrainWarning(UserWarning):
+    """Something works but is probably not what the user meant (e.g. a mismatched output/loss pair)."""

@@ -39,9 +39,8 @@ import yaml
 
 from . import forkserver, runs
 from .config import FILE_SOURCES, ExperimentConfig, load_config
-from .errors import ConfigError, RunError
+from .errors import ConfigError, NNTrainWarning, RunError
 from .losses import pairing_warning
-from .trainer import NNTrainWarning
 from .sweep_worker import execute, execute_local, init_local_worker
 
 SWEEP_FILE = "sweep.json"

@@ -22,8 +22,8 @@ from threadpoolctl import threadpool_limits
 
 from . import runs
 from .config import ExperimentConfig
-from .errors import NNTrainError
-from .trainer import Interrupted, NNTrainWarning, fit
+from .errors import NNTrainError, NNTrainWarning
+from .fit import Interrupted, fit
 
 ExperimentConfig.model_rebuild()  # the validator, built now (see the module's docstring)
 

@@ -11,8 +11,8 @@ import pytest
 from conftest import make_config
 from nntrain.checkpoint import load_checkpoint
 from nntrain.errors import RunError
+from nntrain.fit import Interrupted, fit, resume
 from nntrain.runs import read_metrics, read_weights
-from nntrain.trainer import Interrupted, fit, resume
 
 # 2 steps per epoch, shuffling, dropout, batch norm, a schedule, clipping and early stopping's
 # bookkeeping: everything that carries state from one step to the next.

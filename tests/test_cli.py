@@ -192,7 +192,7 @@ def test_fit_resume(in_tmp):
 
 def test_fit_resume_continues_an_interrupted_run(in_tmp):
     from nntrain.config import load_config
-    from nntrain.trainer import Interrupted, fit
+    from nntrain.fit import Interrupted, fit
 
     def stop(epoch, step):
         if epoch == 7:

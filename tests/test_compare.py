@@ -22,11 +22,11 @@ from nntrain.compare import (
     metric_stats,
 )
 from nntrain.cli._tables import render
-from nntrain.runs import read_columns
 from nntrain.errors import NNTrainError, RunError
+from nntrain.fit import fit
 from nntrain.plots import OVERLAY
+from nntrain.runs import read_columns
 from nntrain.runs import read_metrics, read_summary, write_json, write_metrics
-from nntrain.trainer import fit
 from test_plots import png_size
 
 runner = CliRunner()

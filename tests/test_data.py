@@ -230,7 +230,7 @@ def test_memory_mapped_rows_read_per_batch_give_the_same_data(tmp_path):
 def test_standardize_makes_a_million_fold_scale_difference_harmless(tmp_path):
     """Two features, one 10^6 times the other's scale: with standardize: true the network trains as well
     as on well-scaled data; without it, measurably worse."""
-    from nntrain.trainer import fit
+    from nntrain.fit import fit
 
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (600, 2))

@@ -2,8 +2,8 @@ import pytest
 
 from conftest import make_config
 from nntrain.diagnostics import advice, gradient_ratio
+from nntrain.fit import fit
 from nntrain.runs import read_metrics
-from nntrain.trainer import fit
 
 
 def deep(activation, init, batchnorm=False):

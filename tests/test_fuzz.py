@@ -115,7 +115,7 @@ def interrupted_run(tmp_path_factory):
     import signal
 
     from conftest import make_config
-    from nntrain.trainer import Interrupted, fit
+    from nntrain.fit import Interrupted, fit
 
     config = make_config(model={"layers": [{"units": 3, "batchnorm": True}, {"units": 1, "activation": "sigmoid"}]},
                          data={"source": "xor", "batch_size": 2}, training={"epochs": 6})
@@ -182,7 +182,7 @@ def run_readers(run_dir):
     """eval, predict, compare, runs and --resume on the damaged directory: success or NNTrainError."""
     from nntrain.compare import compare, list_runs
     from nntrain.inference import evaluate_run, predict
-    from nntrain.trainer import resume
+    from nntrain.fit import resume
 
     readers = [
         evaluate_run,

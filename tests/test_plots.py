@@ -19,8 +19,8 @@ from nntrain.plots import (
     plot_overlay,
     write_run_plots,
 )
+from nntrain.fit import fit
 from nntrain.runs import write_metrics
-from nntrain.trainer import fit
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)

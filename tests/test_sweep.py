@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 import nntrain.sweep as sweep_module
 from nntrain.cli import app
-from nntrain.errors import ConfigError, RunError
+from nntrain.errors import ConfigError, NNTrainWarning, RunError
+from nntrain.fit import fit, resume
 from nntrain.runs import read_summary, read_weights
 from nntrain.sweep import SweepInterrupted, parse_grid, plan_sweep, run_sweep
-from nntrain.trainer import NNTrainWarning, fit, resume
 
 XOR = Path(__file__).parent.parent / "configs" / "xor.yaml"
 runner = CliRunner()

@@ -31,7 +31,7 @@ def fit(
     """
     from nntrain.config import load_config
     from nntrain.errors import ConfigError
-    from nntrain.trainer import Interrupted, fit as fit_config, resume as resume_run
+    from nntrain.fit import Interrupted, fit as fit_config, resume as resume_run
 
     if resume is not None:
         if config is not None or set_ or seed is not None or run_dir is not None:

@@ -5,9 +5,9 @@ import pytest
 
 from conftest import make_config
 from nntrain.config import load_config
-from nntrain.errors import ConfigError, RunError
+from nntrain.errors import ConfigError, NNTrainWarning, RunError
+from nntrain.fit import fit
 from nntrain.runs import read_metrics, read_weights
-from nntrain.trainer import NNTrainWarning, fit
 
 
 def test_run_directory_contents(tmp_path):
