@@ -2,11 +2,11 @@
 ``model_dump(mode="json")`` gives), one run out -- written into the sweep directory by a local worker,
 sent back to the driver as files by a Dask worker.
 
-``execute`` is the whole job of a worker, local or on Dask. The local pool's workers are forked from a
-server process that imported this module (see ``sweep.LocalPool``), so what every run needs is loaded
-here, once, rather than in every worker: numpy's generators, threadpoolctl, and the config's validator,
-which pydantic otherwise builds at a process's first validation (tens of milliseconds, about as long
-as a whole 500-epoch XOR run takes to train).
+``execute`` is the whole job of a worker, local or on Dask. The local pool's workers are forked from
+a server process that imported this module (see ``nntrain.forkserver``), so what every run needs is
+loaded here, once, rather than in every worker: numpy's generators, threadpoolctl, and the config's
+validator, which pydantic otherwise builds at a process's first validation (tens of milliseconds,
+about as long as a whole 500-epoch XOR run takes to train).
 """
 
 import contextlib
