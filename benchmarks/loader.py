@@ -36,7 +36,9 @@ from nntrain.data import Loader, Rows, load_data
 from nntrain.model import build_model
 from nntrain.trainer import Trainer
 
-N_ROWS, N_FEATURES, N_CLASSES, HIDDEN, BATCH = 60_000, 784, 10, 256, 128
+# The network, the data and an epoch as benchmarks/mlp.py has them.
+from mlp import nntrain_epoch as train
+from plain import BATCH, HIDDEN, N_CLASSES, N_FEATURES, N_ROWS, mnist_like
 
 
 def config(path, standardize):
@@ -65,14 +67,6 @@ def setup(cfg):
     trainer = Trainer(cfg, build_model(cfg, data.n_features, rng))
     loader = Loader(data.train, BATCH, shuffle=True, drop_last=False, rng=rng)
     return data, trainer, loader
-
-
-def train(trainer, batches):
-    totals = trainer.new_totals()
-    with np.errstate(over="ignore", invalid="ignore"):
-        for x, y in batches:
-            trainer.train_step(x, y, totals)
-    return trainer.epoch_logs(totals)["loss"]
 
 
 def timed(fn):
@@ -104,9 +98,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per median (default 3)")
     args = parser.parse_args(argv)
-    rng = np.random.default_rng(0)
-    x = rng.random((N_ROWS, N_FEATURES), dtype=np.float32)
-    y = rng.integers(0, N_CLASSES, N_ROWS)
+    x, y = mnist_like()
     print(f"{N_ROWS:,} x {N_FEATURES} float32, MLP {N_FEATURES}-{HIDDEN}-{HIDDEN}-{N_CLASSES}, batch {BATCH}, "
           f"medians of {args.repeats} epochs; numpy {np.__version__}, Python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:
