@@ -12,6 +12,14 @@ def plain_table(title, **options):
     return Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0), **options)
 
 
+def add_columns(table, text, numbers):
+    """Columns of text (left-aligned), then of numbers (right-aligned); a cell too long folds."""
+    for name in text:
+        table.add_column(name, overflow="fold")
+    for name in numbers:
+        table.add_column(name, justify="right", overflow="fold")
+
+
 def render(result, console):
     """Print a ``compare`` result as a rich table on ``console``, within the console's width.
 

@@ -37,20 +37,13 @@ def runs(
 
 
 def _table(records, root):
-    from ._tables import count_text, duration_text, number_text, plain_table, plural
+    from ._tables import add_columns, count_text, duration_text, number_text, plain_table, plural
 
     metric = records[0]["metric"]
     table = plain_table(
         f"{plural(len(records), 'run')} in {root}, newest first; metric: {metric}",
     )
-    table.add_column("run", overflow="fold")
-    table.add_column("started", overflow="fold")
-    table.add_column("status", overflow="fold")
-    table.add_column("epochs", justify="right", overflow="fold")
-    table.add_column("params", justify="right", overflow="fold")
-    table.add_column("final", justify="right", overflow="fold")
-    table.add_column("best", justify="right", overflow="fold")
-    table.add_column("time", justify="right", overflow="fold")
+    add_columns(table, ["run", "started", "status"], ["epochs", "params", "final", "best", "time"])
     for r in records:
         table.add_row(
             _relative(r["run"], root),

@@ -20,7 +20,7 @@ def summary(
     if as_json:
         print_json(result)
         return
-    from ._tables import plain_table
+    from ._tables import add_columns, plain_table
 
     from nntrain.summary import size_text
 
@@ -30,13 +30,7 @@ def summary(
         if any(layer["batchnorm_trainable"] for layer in result["layers"])
         else None,
     )
-    table.add_column("layer", overflow="fold")
-    table.add_column("output shape", overflow="fold")
-    table.add_column("activation", overflow="fold")
-    table.add_column("weights", justify="right", overflow="fold")
-    table.add_column("biases", justify="right", overflow="fold")
-    table.add_column("batch norm", justify="right", overflow="fold")
-    table.add_column("params", justify="right", overflow="fold")
+    add_columns(table, ["layer", "output shape", "activation"], ["weights", "biases", "batch norm", "params"])
     for layer in result["layers"]:
         # One op per line keeps the column narrow: dense / + batchnorm / + dropout 0.8.
         kind = layer["type"].replace(" + ", "\n  + ") + (f" {layer['keep_prob']:g}" if layer["keep_prob"] < 1 else "")
