@@ -205,14 +205,10 @@ class AdagradConfig(Section):
     eps: PositiveFloat = 1e-7
 
 
-class AdamWConfig(Section):
+class AdamWConfig(AdamConfig):
     """Adam with decoupled weight decay: w -= lr * weight_decay * w, then the Adam step."""
 
     name: Literal["adamw"]
-    lr: PositiveFloat = 0.001
-    beta1: float = Field(0.9, ge=0, lt=1)
-    beta2: float = Field(0.999, ge=0, lt=1)
-    eps: PositiveFloat = 1e-8
     weight_decay: float = Field(0.01, ge=0)
 
 
