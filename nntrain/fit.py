@@ -188,6 +188,7 @@ class _Session:
         training = config.training
         self.early = None if training.early_stopping is None else EarlyStopping(**training.early_stopping.model_dump())
         self.loader = Loader(data.train, config.data.batch_size, config.data.shuffle, config.data.drop_last, rng)
+        self.held_out = held_out(data)  # the splits evaluated after every epoch
         self.signal = None
         self.last_checkpoint = time.monotonic()
 
@@ -233,7 +234,7 @@ class _Session:
                 except Diverged:
                     self._diverged(epoch + 1, step + 1, snapshot)
                     break
-                evaluations = {name: trainer.evaluate(self.data.splits[name]) for name in held_out(self.data)}
+                evaluations = {name: trainer.evaluate(self.data.splits[name]) for name in self.held_out}
                 logs = trainer.epoch_logs(totals, evaluations, lr if config.training.schedule is not None else None)
                 logs["epoch_time_s"] = time.perf_counter() - t0
                 epoch += 1

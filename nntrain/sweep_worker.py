@@ -10,7 +10,6 @@ about as long as a whole 500-epoch XOR run takes to train).
 """
 
 import contextlib
-import json
 import signal
 import tempfile
 import traceback
@@ -22,7 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from . import runs
 from .config import ExperimentConfig
-from .errors import NNTrainError, NNTrainWarning
+from .errors import NNTrainError, NNTrainWarning, RunError
 from .fit import Interrupted, fit
 
 ExperimentConfig.model_rebuild()  # the validator, built now (see the module's docstring)
@@ -47,15 +46,13 @@ def execute(config, plots=False, should_stop=None, run_dir=None):
                 signal.raise_signal(signal.SIGTERM)
 
     outcome = {"status": "failed", "files": {}}
+    send_files = run_dir is None
     with contextlib.ExitStack() as stack:
-        if run_dir is None:
+        if send_files:
             run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nntrain-sweep-"))) / "run"
             # The files are read back and sent to the driver, which writes them durably: here they
             # need not wait for the disk.
             stack.enter_context(runs.scratch_files())
-            send_files = True
-        else:
-            run_dir, send_files = Path(run_dir), False
         try:
             # Validated without a file name: an error names the field, not a line of a text the user never saw.
             fit(ExperimentConfig.model_validate(config), run_dir=run_dir, on_step=on_step, plots=plots)
@@ -71,9 +68,9 @@ def execute(config, plots=False, should_stop=None, run_dir=None):
                 p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()
             }
         try:
-            outcome["summary"] = json.loads((run_dir / runs.SUMMARY).read_bytes())
+            outcome["summary"] = runs.read_summary(run_dir)
             outcome["status"] = outcome["summary"]["status"]
-        except FileNotFoundError:  # fit stopped before it wrote one: a config error, say
+        except RunError:  # fit stopped before it wrote one: a config error, say
             pass
     return outcome
 
