@@ -441,7 +441,7 @@ def main():
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return {"memory": child_memory, "torch": child_torch}[args.child]()
+        return {"torch": child_torch}[args.child]()
     print(f"numpy {np.__version__}, BLAS: {blas_info()}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {_load()}")
     if args.profile:
