@@ -3,7 +3,7 @@
     python benchmarks/compare.py              # 200 runs of 500 epochs each
     python benchmarks/compare.py --runs 1000 --epochs 100
 
-The runs are written directly with nntrain's own writers (nntrain.runs) into a temporary folder, as
+The runs are written directly with nntrain's own writers (nntrain.runs.store) into a temporary folder, as
 ``nntrain fit`` writes them: a resolved config.yaml (a sweep over the learning rate, the hidden units
 and the seed), a metrics.csv of ``--epochs`` rows (loss, accuracy, val_loss, val_accuracy,
 epoch_time_s) and a summary.json. No weights: compare does not read them.
@@ -11,7 +11,7 @@ epoch_time_s) and a summary.json. No weights: compare does not read them.
 Measured, each the median of ``--repeats`` runs:
 
 - baseline: reading every config.yaml, metrics.csv and summary.json as bytes (the I/O floor);
-- ``compare()``: nntrain.compare.compare over the 200 directories (read, parse, rank, diff);
+- ``compare()``: nntrain.runs.compare.compare over the 200 directories (read, parse, rank, diff);
 - the command: ``nntrain compare DIR`` in a fresh interpreter, start-up and table included --
   what a user waits for; the target is under 2 s. Its CPU time is printed too: on a busy machine
   the wall time includes waiting for a core.
@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nntrain.compare import compare, find_runs
+from nntrain.runs.compare import compare, find_runs
 from nntrain.config import ExperimentConfig, dump_config
-from nntrain.runs import CONFIG, METRICS, SUMMARY, write_json, write_metrics, write_text
+from nntrain.runs.store import CONFIG, METRICS, SUMMARY, write_json, write_metrics, write_text
 
 BASE = {
     "name": "sweep",

@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from nntrain.config import ExperimentConfig
-from nntrain.data import Loader, Rows, load_data
-from nntrain.model import build_model
-from nntrain.trainer import Trainer
+from nntrain.data.prepare import Loader, Rows, load_data
+from nntrain.nn.model import build_model
+from nntrain.training.trainer import Trainer
 
 # The network, the data and an epoch as benchmarks/mlp.py has them.
 from mlp import nntrain_epoch as train

@@ -42,12 +42,12 @@ from pathlib import Path
 import numpy as np
 
 from nntrain.config import ExperimentConfig
-from nntrain.data import Loader, Split
-from nntrain.fit import fit
-from nntrain.model import build_model
+from nntrain.data.prepare import Loader, Split
+from nntrain.training.fit import fit
+from nntrain.nn.model import build_model
 
 # The baseline, beside this script.
-from nntrain.trainer import Trainer
+from nntrain.training.trainer import Trainer
 
 # The baseline, beside this script.
 from plain import BATCH, HIDDEN, LR, N_CLASSES, N_FEATURES, N_ROWS, XOR_X, XOR_Y

@@ -31,9 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from nntrain.forkserver import BLAS_ONE_THREAD
-from nntrain.runs import read_weights
-from nntrain.sweep import plan_sweep, run_sweep
+from nntrain.sweep._forkserver import BLAS_ONE_THREAD
+from nntrain.runs.store import read_weights
+from nntrain.sweep.execute import plan_sweep, run_sweep
 
 XOR = Path(__file__).resolve().parent.parent / "configs" / "xor.yaml"
 
@@ -61,7 +61,7 @@ FITS = """
 import json, sys, tempfile
 from pathlib import Path
 from nntrain.config import ExperimentConfig
-from nntrain.fit import fit
+from nntrain.training.fit import fit
 configs = [ExperimentConfig.model_validate(c) for c in json.loads(sys.stdin.readline())]
 with tempfile.TemporaryDirectory() as root:
     fit(configs[0], run_dir=Path(root) / "warm-up")

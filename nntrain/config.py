@@ -25,11 +25,12 @@ from pydantic import (
     model_validator,
 )
 
-from .activations import ACTIVATIONS
+from .nn.activations import ACTIVATIONS
 from .errors import ConfigError
-from .initializers import INITIALIZERS
-from .losses import LOSSES
-from .metrics import METRICS
+from .nn.initializers import INITIALIZERS
+from .nn.losses import LOSSES
+from .nn.metrics import METRICS
+from .nn.model import MAX_PARAMETERS, MAX_UNITS  # noqa: F401  (MAX_PARAMETERS: the config's bound too)
 
 ActivationName = Literal[tuple(ACTIVATIONS)]
 InitName = Literal[tuple(INITIALIZERS)]
@@ -41,10 +42,6 @@ MetricName = Literal[tuple(METRICS)]
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
-# Largest layer and network nntrain will allocate: a typo such as 10**11 units is an error, not an
-# out-of-memory crash.
-MAX_UNITS = 1_000_000
-MAX_PARAMETERS = 500_000_000
 
 
 class Section(BaseModel):
@@ -60,7 +57,7 @@ class Section(BaseModel):
 class InitConfig(Section):
     """How a layer's weights start; a bare name (``init: he_normal``) is accepted too."""
 
-    name: InitName = Field("xavier_uniform", description="initializer, see nntrain.initializers")
+    name: InitName = Field("xavier_uniform", description="initializer, see nntrain.nn.initializers")
     scale: PositiveFloat | None = Field(
         None,
         description="normal: the standard deviation (default 0.01); the variance-scaling initializers: "

@@ -29,13 +29,13 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from nntrain.config import load_config  # noqa: E402
-from nntrain.fit import fit  # noqa: E402
-from nntrain.gradcheck import check_config  # noqa: E402
-from nntrain.inference import evaluate_run, load_model, predict  # noqa: E402
-from nntrain.model import build_model  # noqa: E402
-from nntrain.optimizers import OPTIMIZERS  # noqa: E402
-from nntrain.runs import DIAGNOSTICS, read_metrics, read_weights  # noqa: E402
-from nntrain.trainer import prepare  # noqa: E402
+from nntrain.training.fit import fit  # noqa: E402
+from nntrain.training.gradcheck import check_config  # noqa: E402
+from nntrain.runs.inference import evaluate_run, load_model, predict  # noqa: E402
+from nntrain.nn.model import build_model  # noqa: E402
+from nntrain.nn.optimizers import OPTIMIZERS  # noqa: E402
+from nntrain.runs.store import DIAGNOSTICS, read_metrics, read_weights  # noqa: E402
+from nntrain.training.trainer import prepare  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LECTURE = ROOT / "configs" / "lecture"

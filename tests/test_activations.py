@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from nntrain.activations import ACTIVATIONS, LEAKY_RELU_SLOPE
-from nntrain.gradcheck import numerical_gradient, relative_error
-from nntrain.layers import Activation
+from nntrain.nn.activations import ACTIVATIONS, LEAKY_RELU_SLOPE
+from nntrain.nn.gradcheck import numerical_gradient, relative_error
+from nntrain.nn.layers import Activation
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))

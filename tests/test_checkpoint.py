@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from conftest import make_config
-from nntrain.checkpoint import load_checkpoint
+from nntrain.training.checkpoint import load_checkpoint
 from nntrain.errors import RunError
-from nntrain.fit import Interrupted, fit, resume
-from nntrain.runs import read_metrics, read_weights
+from nntrain.training.fit import Interrupted, fit, resume
+from nntrain.runs.store import read_metrics, read_weights
 
 # 2 steps per epoch, shuffling, dropout, batch norm, a schedule, clipping and early stopping's
 # bookkeeping: everything that carries state from one step to the next.
@@ -113,7 +113,7 @@ def test_resume_errors(tmp_path):
 
 
 def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
-    from nntrain import runs
+    from nntrain.runs import store as runs
 
     path = tmp_path / "summary.json"
     runs.write_json(path, {"status": "running"})
@@ -132,7 +132,7 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
 def test_files_wait_for_the_disk_except_in_scratch_directories(tmp_path, monkeypatch):
     import threading
 
-    from nntrain import runs
+    from nntrain.runs import store as runs
 
     synced = []
     monkeypatch.setattr(runs.os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")))

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nntrain.cli import app
-from nntrain.runs import read_weights
+from nntrain.runs.store import read_weights
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 runner = CliRunner()
@@ -192,7 +192,7 @@ def test_fit_resume(in_tmp):
 
 def test_fit_resume_continues_an_interrupted_run(in_tmp):
     from nntrain.config import load_config
-    from nntrain.fit import Interrupted, fit
+    from nntrain.training.fit import Interrupted, fit
 
     def stop(epoch, step):
         if epoch == 7:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from conftest import make_config
 from nntrain.cli import app
-from nntrain.compare import (
+from nntrain.runs.compare import (
     compare,
     differences,
     expand,
@@ -23,10 +23,10 @@ from nntrain.compare import (
 )
 from nntrain.cli._tables import render
 from nntrain.errors import NNTrainError, RunError
-from nntrain.fit import fit
-from nntrain.plots import OVERLAY
-from nntrain.runs import read_columns
-from nntrain.runs import read_metrics, read_summary, write_json, write_metrics
+from nntrain.training.fit import fit
+from nntrain.runs.plots import OVERLAY
+from nntrain.runs.store import read_columns
+from nntrain.runs.store import read_metrics, read_summary, write_json, write_metrics
 from test_plots import png_size
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import make_config
-from nntrain.data import Loader, Rows, Split, load_data, prepare_targets, split_indices, standardization
+from nntrain.data.prepare import Loader, Rows, Split, load_data, prepare_targets, split_indices, standardization
 from nntrain.errors import ConfigError, DataError
 
 SOFTMAX3 = {"layers": [{"units": 8}, {"units": 3, "activation": "softmax"}]}
@@ -230,7 +230,7 @@ def test_memory_mapped_rows_read_per_batch_give_the_same_data(tmp_path):
 def test_standardize_makes_a_million_fold_scale_difference_harmless(tmp_path):
     """Two features, one 10^6 times the other's scale: with standardize: true the network trains as well
     as on well-scaled data; without it, measurably worse."""
-    from nntrain.fit import fit
+    from nntrain.training.fit import fit
 
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (600, 2))
@@ -247,7 +247,7 @@ def test_standardize_makes_a_million_fold_scale_difference_harmless(tmp_path):
             model={"layers": [{"units": 16, "activation": "relu", "init": "he_normal"}, {"units": 1, "activation": "sigmoid"}]},
             loss="binary_crossentropy", optimizer={"name": "adam", "lr": 0.01}, training={"epochs": 60}, metrics=["accuracy"],
         )
-        from nntrain.inference import evaluate_run
+        from nntrain.runs.inference import evaluate_run
 
         run = fit(cfg, runs_root=tmp_path / "runs").run_dir
         return evaluate_run(run, "test")["accuracy"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import make_config
-from nntrain.datasets import check_finite, load_table, read_csv
+from nntrain.data.sources import check_finite, load_table, read_csv
 from nntrain.errors import ConfigError, DataError
 
 SOFTMAX3 = {"layers": [{"units": 3, "activation": "softmax"}]}
@@ -237,7 +237,7 @@ def test_npz_errors_name_the_array_and_row(tmp_path, monkeypatch):
 
 
 def test_check_finite_scans_large_arrays_block_by_block(monkeypatch):
-    monkeypatch.setattr("nntrain.datasets.BLOCK_BYTES", 64)  # 2 rows of 4 float64 per block
+    monkeypatch.setattr("nntrain.data.sources.BLOCK_BYTES", 64)  # 2 rows of 4 float64 per block
     x = np.zeros((9, 4))
     check_finite("f", "x", x)
     x[7, 1] = -np.inf

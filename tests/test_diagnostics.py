@@ -1,9 +1,9 @@
 import pytest
 
 from conftest import make_config
-from nntrain.diagnostics import advice, gradient_ratio
-from nntrain.fit import fit
-from nntrain.runs import read_metrics
+from nntrain.training.diagnostics import advice, gradient_ratio
+from nntrain.training.fit import fit
+from nntrain.runs.store import read_metrics
 
 
 def deep(activation, init, batchnorm=False):

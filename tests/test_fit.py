@@ -6,8 +6,8 @@ import pytest
 from conftest import make_config
 from nntrain.config import load_config
 from nntrain.errors import ConfigError, NNTrainWarning, RunError
-from nntrain.fit import fit
-from nntrain.runs import read_metrics, read_weights
+from nntrain.training.fit import fit
+from nntrain.runs.store import read_metrics, read_weights
 
 
 def test_run_directory_contents(tmp_path):
@@ -136,7 +136,7 @@ def test_early_stopping_restores_the_best_epoch(tmp_path):
 
 
 def test_early_stopping_mode_auto_maximises_accuracy():
-    from nntrain.callbacks import EarlyStopping
+    from nntrain.training.callbacks import EarlyStopping
 
     assert EarlyStopping(monitor="val_accuracy").mode == "max"
     assert EarlyStopping(monitor="val_loss").mode == "min"
@@ -145,7 +145,7 @@ def test_early_stopping_mode_auto_maximises_accuracy():
 
 def test_the_columns_known_before_training_are_the_ones_logged(tmp_path):
     # Early stopping's monitor is checked against them before anything is written.
-    from nntrain.trainer import prepare
+    from nntrain.training.trainer import prepare
 
     config = make_config(
         data={"source": "moons", "n_samples": 60, "batch_size": 16, "split": {"val": 0.25, "test": 0.2}},

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from nntrain.config import parse_config
 from nntrain.errors import NNTrainError
-from nntrain.model import build_model, count_params
+from nntrain.nn.model import build_model, count_params
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").rglob("*.yaml"))
 
@@ -115,7 +115,7 @@ def interrupted_run(tmp_path_factory):
     import signal
 
     from conftest import make_config
-    from nntrain.fit import Interrupted, fit
+    from nntrain.training.fit import Interrupted, fit
 
     config = make_config(model={"layers": [{"units": 3, "batchnorm": True}, {"units": 1, "activation": "sigmoid"}]},
                          data={"source": "xor", "batch_size": 2}, training={"epochs": 6})
@@ -180,9 +180,9 @@ def damage(run_dir, data):
 
 def run_readers(run_dir):
     """eval, predict, compare, runs and --resume on the damaged directory: success or NNTrainError."""
-    from nntrain.compare import compare, list_runs
-    from nntrain.inference import evaluate_run, predict
-    from nntrain.fit import resume
+    from nntrain.runs.compare import compare, list_runs
+    from nntrain.runs.inference import evaluate_run, predict
+    from nntrain.training.fit import resume
 
     readers = [
         evaluate_run,

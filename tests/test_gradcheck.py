@@ -7,9 +7,10 @@ from typer.testing import CliRunner
 
 from conftest import make_config
 from nntrain.cli import app
-from nntrain.gradcheck import check_config, check_gradients, numerical_gradient, relative_error
-from nntrain.losses import make_loss
-from nntrain.model import build_model
+from nntrain.nn.gradcheck import check_gradients, numerical_gradient, relative_error
+from nntrain.training.gradcheck import check_config
+from nntrain.nn.losses import make_loss
+from nntrain.nn.model import build_model
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 runner = CliRunner()
@@ -131,7 +132,7 @@ def test_float32_models_are_refused(rng):
 
 def test_check_config_uses_the_runs_initial_weights_in_float64():
     from nntrain.config import load_config
-    from nntrain.trainer import prepare
+    from nntrain.training.trainer import prepare
 
     config = load_config(CONFIGS / "xor.yaml")  # float32
     result = check_config(config)

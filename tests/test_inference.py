@@ -6,9 +6,9 @@ import pytest
 
 from conftest import make_config
 from nntrain.errors import ConfigError, DataError, RunError
-from nntrain.fit import fit
-from nntrain.inference import evaluate_run, load_predictor, predict, predict_table, read_data_meta
-from nntrain.runs import read_metrics
+from nntrain.training.fit import fit
+from nntrain.runs.inference import evaluate_run, load_predictor, predict, predict_table, read_data_meta
+from nntrain.runs.store import read_metrics
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 IRIS = CONFIGS / "data" / "iris.csv"

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nntrain.initializers import INITIALIZERS, initialize
+from nntrain.nn.initializers import INITIALIZERS, initialize
 
 SHAPE = (400, 300)  # (units, inputs)
 

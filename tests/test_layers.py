@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from nntrain.gradcheck import numerical_gradient, relative_error
-from nntrain.layers import BatchNorm, Dense, Dropout
+from nntrain.nn.gradcheck import numerical_gradient, relative_error
+from nntrain.nn.layers import BatchNorm, Dense, Dropout
 
 
 def check_op(op, x, rng):

@@ -13,13 +13,13 @@ from typer.testing import CliRunner
 
 from nntrain.cli import app
 from nntrain.config import load_config
-from nntrain.fit import fit
-from nntrain.gradcheck import check_config
-from nntrain.inference import evaluate_run, load_model
-from nntrain.model import build_model, count_params
-from nntrain.optimizers import OPTIMIZERS
-from nntrain.runs import DIAGNOSTICS, read_metrics, read_weights
-from nntrain.trainer import prepare
+from nntrain.training.fit import fit
+from nntrain.training.gradcheck import check_config
+from nntrain.runs.inference import evaluate_run, load_model
+from nntrain.nn.model import build_model, count_params
+from nntrain.nn.optimizers import OPTIMIZERS
+from nntrain.runs.store import DIAGNOSTICS, read_metrics, read_weights
+from nntrain.training.trainer import prepare
 
 ROOT = Path(__file__).parent.parent
 LECTURE = ROOT / "configs" / "lecture"

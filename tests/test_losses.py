@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from nntrain.gradcheck import numerical_gradient, relative_error
-from nntrain.losses import (
+from nntrain.nn.gradcheck import numerical_gradient, relative_error
+from nntrain.nn.losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
     MeanSquaredError,
@@ -120,7 +120,7 @@ def test_binary_crossentropy_keeps_small_losses_in_float32():
 
 
 def test_classifies_by_the_output_a_loss_pairs_with():
-    from nntrain.losses import classifies
+    from nntrain.nn.losses import classifies
 
     assert classifies("binary_crossentropy") and classifies("categorical_crossentropy")
     assert not classifies("mse")

@@ -3,9 +3,9 @@ import pytest
 
 from conftest import make_config
 from nntrain.errors import ConfigError
-from nntrain.gradcheck import check_network
-from nntrain.losses import make_loss
-from nntrain.model import build_model
+from nntrain.nn.gradcheck import check_network
+from nntrain.nn.losses import make_loss
+from nntrain.nn.model import build_model
 
 
 def layers(*specs):
@@ -146,7 +146,7 @@ def test_hand_set_weights_arrive_in_the_flat_buffer(rng):
 
 
 def test_one_optimizer_step_on_the_flat_buffer_equals_steps_per_array(rng):
-    from nntrain.optimizers import Adam
+    from nntrain.nn.optimizers import Adam
 
     config = make_config(model=layers({"units": 4, "activation": "tanh"}, {"units": 1, "activation": "sigmoid"}))
     a, b = build_model(config, 2, rng), build_model(config, 2, rng)

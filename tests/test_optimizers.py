@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nntrain.config import AdamConfig, SGDConfig
-from nntrain.optimizers import SGD, Adam, clip_by_global_norm, make_optimizer
+from nntrain.nn.optimizers import SGD, Adam, clip_by_global_norm, make_optimizer
 
 
 def test_sgd_plain_step():
@@ -83,7 +83,7 @@ def test_clip_by_global_norm():
 
 def test_rmsprop_by_hand():
     w, lr, rho, eps = np.array([1.0]), 0.01, 0.9, 1e-7
-    opt = __import__("nntrain.optimizers", fromlist=["RMSprop"]).RMSprop(lr=lr, rho=rho, eps=eps)
+    opt = __import__("nntrain.nn.optimizers", fromlist=["RMSprop"]).RMSprop(lr=lr, rho=rho, eps=eps)
     v, expected = 0.0, 1.0
     for g in [0.5, -2.0, 1.0]:
         v = rho * v + (1 - rho) * g * g
@@ -93,7 +93,7 @@ def test_rmsprop_by_hand():
 
 
 def test_adagrad_by_hand():
-    from nntrain.optimizers import Adagrad
+    from nntrain.nn.optimizers import Adagrad
 
     w, lr, eps = np.array([1.0]), 0.1, 1e-7
     opt = Adagrad(lr=lr, initial_accumulator=0.1, eps=eps)
@@ -106,7 +106,7 @@ def test_adagrad_by_hand():
 
 
 def test_adamw_decays_then_steps_like_adam():
-    from nntrain.optimizers import AdamW
+    from nntrain.nn.optimizers import AdamW
 
     lr, wd = 0.01, 0.1
     w, reference = np.array([2.0]), np.array([2.0])
@@ -120,7 +120,7 @@ def test_adamw_decays_then_steps_like_adam():
 
 
 def test_clip_by_value():
-    from nntrain.optimizers import clip_by_value
+    from nntrain.nn.optimizers import clip_by_value
 
     grads = [np.array([-3.0, 0.5]), np.array([[2.0]])]
     assert clip_by_value(grads, 1.0)
@@ -131,7 +131,7 @@ def test_clip_by_value():
 
 @pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop", "adagrad"])
 def test_state_dict_round_trip_continues_exactly(name, rng):
-    from nntrain.optimizers import OPTIMIZERS
+    from nntrain.nn.optimizers import OPTIMIZERS
 
     options = {"momentum": 0.9} if name == "sgd" else {}
     params = [rng.normal(size=(3, 2)), rng.normal(size=4)]

@@ -7,8 +7,8 @@ import pytest
 
 from conftest import make_config
 from nntrain.errors import NNTrainError
-from nntrain.inference import load_model
-from nntrain.plots import (
+from nntrain.runs.inference import load_model
+from nntrain.runs.plots import (
     BOUNDARY,
     OVERLAY,
     PANEL,
@@ -19,8 +19,8 @@ from nntrain.plots import (
     plot_overlay,
     write_run_plots,
 )
-from nntrain.fit import fit
-from nntrain.runs import write_metrics
+from nntrain.training.fit import fit
+from nntrain.runs.store import write_metrics
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
@@ -122,5 +122,5 @@ def test_an_unwritable_plot_is_a_user_error(tmp_path):
 
 
 def test_importing_the_plots_does_not_import_matplotlib():
-    code = "import sys, nntrain.plots, nntrain.compare, nntrain.summary; assert 'matplotlib' not in sys.modules"
+    code = "import sys, nntrain.runs.plots, nntrain.runs.compare, nntrain.runs.summary; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

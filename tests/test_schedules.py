@@ -3,7 +3,7 @@ import math
 import pytest
 
 from nntrain.config import CosineSchedule, ExponentialSchedule, StepSchedule
-from nntrain.schedules import learning_rate
+from nntrain.nn.schedules import learning_rate
 
 
 def rates(schedule, epochs=10, lr=0.1):

@@ -7,10 +7,10 @@ from typer.testing import CliRunner
 
 from conftest import XOR, make_config
 from nntrain.cli import app
-from nntrain.fit import fit
-from nntrain.model import build_model
-from nntrain.runs import read_summary
-from nntrain.summary import model_summary, size_text
+from nntrain.training.fit import fit
+from nntrain.nn.model import build_model
+from nntrain.runs.store import read_summary
+from nntrain.runs.summary import model_summary, size_text
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 runner = CliRunner()

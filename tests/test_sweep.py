@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import nntrain.sweep as sweep_module
+import nntrain.sweep.execute as sweep_module
 from nntrain.cli import app
 from nntrain.errors import ConfigError, NNTrainWarning, RunError
-from nntrain.fit import fit, resume
-from nntrain.runs import read_summary, read_weights
-from nntrain.sweep import SweepInterrupted, parse_grid, plan_sweep, run_sweep
+from nntrain.training.fit import fit, resume
+from nntrain.runs.store import read_summary, read_weights
+from nntrain.sweep.execute import SweepInterrupted, parse_grid, plan_sweep, run_sweep
 
 XOR = Path(__file__).parent.parent / "configs" / "xor.yaml"
 runner = CliRunner()

@@ -1,7 +1,7 @@
 """The tables ``nntrain runs``, ``compare`` and ``sweep`` print: rich, within the terminal's width
 (80 columns included), wrapping or folding cells rather than cutting them."""
 
-from nntrain.compare import value_text
+from nntrain.runs.compare import value_text
 
 
 def plain_table(title, **options):

@@ -27,7 +27,7 @@ def compare(
 
     Runs that did not log the metric are shown last and reported on stderr (exit code 2).
     """
-    from nntrain.compare import compare_runs, expand, load_run, to_csv
+    from nntrain.runs.compare import compare_runs, expand, load_run, to_csv
 
     from ._tables import render
     from nntrain.errors import NNTrainError
@@ -45,8 +45,8 @@ def compare(
     else:
         render(result, console())
     if plot is not None:
-        from nntrain.compare import curves
-        from nntrain.plots import plot_overlay
+        from nntrain.runs.compare import curves
+        from nntrain.runs.plots import plot_overlay
 
         plot_overlay(curves(loaded, result), result["metric"], plot)
         typer.echo(f"plot: {plot}", err=as_json or as_csv)

@@ -13,7 +13,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ):
     """Loss and metrics of a run's weights on one split of its data (raw inputs, standardised as in training)."""
-    from nntrain.inference import evaluate_run
+    from nntrain.runs.inference import evaluate_run
 
     logs = evaluate_run(run_dir, split)
     if as_json:

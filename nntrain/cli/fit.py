@@ -31,12 +31,12 @@ def fit(
     """
     from nntrain.config import load_config
     from nntrain.errors import ConfigError
-    from nntrain.fit import Interrupted, fit as fit_config, resume as resume_run
+    from nntrain.training.fit import Interrupted, fit as fit_config, resume as resume_run
 
     if resume is not None:
         if config is not None or set_ or seed is not None or run_dir is not None:
             raise ConfigError("--resume continues a run with its own config; give no CONFIG, --set, --seed or --run-dir")
-        from nntrain.runs import load_run_config
+        from nntrain.runs.store import load_run_config
 
         epochs = load_run_config(resume).training.epochs
         _announce(resume)

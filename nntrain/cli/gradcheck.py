@@ -32,7 +32,7 @@ def gradcheck(
     are counted and left out.
     """
     from nntrain.config import load_config
-    from nntrain.gradcheck import check_config
+    from nntrain.training.gradcheck import check_config
 
     overrides = list(set_ or [])
     if seed is not None:

@@ -46,7 +46,7 @@ def predict(
         return
     if output is not None or proba:
         raise ConfigError(f"{'--output' if output is not None else '--proba'} works with a CSV file of inputs, not with --input")
-    from nntrain.inference import predict as predict_rows
+    from nntrain.runs.inference import predict as predict_rows
 
     records = predict_rows(source, inputs)
     if as_json:
@@ -74,8 +74,8 @@ def _predict_table(source, table, output, proba, as_json):
     import json
 
     from nntrain.errors import ConfigError
-    from nntrain.inference import predict_table, table_csv
-    from nntrain.runs import write_text
+    from nntrain.runs.inference import predict_table, table_csv
+    from nntrain.runs.store import write_text
 
     columns, rows = predict_table(source, table, proba=proba)
     if as_json:

@@ -21,7 +21,7 @@ def runs(
 
     A run directory that cannot be read is reported on stderr (exit code 2) after the others are shown.
     """
-    from nntrain.compare import list_runs
+    from nntrain.runs.compare import list_runs
 
     records, errors = list_runs(root, metric)
     if as_json:

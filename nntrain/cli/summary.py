@@ -14,7 +14,7 @@ def summary(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (total_params, and every layer).")] = False,
 ):
     """The network's layers: type, output shape, activation and parameter counts, with totals."""
-    from nntrain.summary import model_summary
+    from nntrain.runs.summary import model_summary
 
     result = model_summary(source)
     if as_json:
@@ -22,7 +22,7 @@ def summary(
         return
     from ._tables import add_columns, plain_table
 
-    from nntrain.summary import size_text
+    from nntrain.runs.summary import size_text
 
     table = plain_table(
         f"{result['name']}: {result['inputs']} inputs, {result['dtype']}",

@@ -45,11 +45,11 @@ def sweep(
     values; sweep.json lists them with their status. Exit code 1 if a run failed or diverged.
     """
     if scheduler is None:
-        from nntrain import forkserver
+        from nntrain.sweep import _forkserver as forkserver
 
         forkserver.start()  # it loads nntrain while this process does the same and plans the sweep
 
-    from nntrain.sweep import SweepInterrupted, plan_sweep, run_sweep
+    from nntrain.sweep.execute import SweepInterrupted, plan_sweep, run_sweep
 
     plan = plan_sweep(config, grid or (), seeds, set_ or ())
     progress = _Progress(quiet)
@@ -81,7 +81,7 @@ def sweep(
 
 def _report(result):
     """The compare table of the runs that ran, then a line per run that did not complete; True if all did."""
-    from nntrain.compare import compare
+    from nntrain.runs.compare import compare
 
     from ._tables import render
     from nntrain.errors import NNTrainError

@@ -16,7 +16,11 @@ import numpy as np
 
 from .initializers import initialize
 from .layers import Activation, BatchNorm, Dense, Dropout
-from .config import MAX_PARAMETERS
+
+# Largest layer and network nntrain will allocate: a typo such as 10**11 units is an error, not an
+# out-of-memory crash.
+MAX_UNITS = 1_000_000
+MAX_PARAMETERS = 500_000_000
 
 
 class Sequential:

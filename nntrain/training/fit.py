@@ -3,7 +3,7 @@
 ``fit`` is what ``nntrain fit`` calls, and works the same from Python::
 
     from nntrain.config import load_config
-    from nntrain.fit import fit
+    from nntrain.training.fit import fit
     result = fit(load_config("configs/xor.yaml"), runs_root="runs")
 
 Everything random -- data, initial weights, shuffling, dropout -- draws from one generator seeded with
@@ -22,15 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from .. import __version__
 from .callbacks import EarlyStopping
 from .checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
-from .config import dump_config
-from .data import Loader
+from ..config import dump_config
+from ..data.prepare import Loader
 from .diagnostics import advice
-from .errors import NNTrainError, NNTrainWarning, RunError
-from .losses import classifies
-from .runs import (
+from ..errors import NNTrainError, NNTrainWarning, RunError
+from ..nn.losses import classifies
+from ..runs.store import (
     CONFIG,
     DATA,
     DIAGNOSTICS,
@@ -148,8 +148,8 @@ def resume(run_dir, *, on_epoch=None, on_step=None, plots=False):
 def _write_plots(path, config, model, data):
     """curves.png, and for a classifier of 2-D inputs decision_boundary.png in raw input units; a
     failure only warns."""
-    from .inference import Predictor
-    from .plots import write_run_plots
+    from ..runs.inference import Predictor
+    from ..runs.plots import write_run_plots
 
     try:
         if data.n_features != 2 or not classifies(config.loss):

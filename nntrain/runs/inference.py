@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import load_config
-from .datasets import DEFAULT_TARGETS, default_features, numeric_columns, read_csv, shown
-from .errors import ConfigError, DataError, RunError
-from .model import build_model
-from .runs import DATA, load_run_config, read_json, read_weights
+from ..config import load_config
+from ..data.sources import DEFAULT_TARGETS, default_features, numeric_columns, read_csv, shown
+from ..errors import ConfigError, DataError, RunError
+from ..nn.model import build_model
+from .store import DATA, load_run_config, read_json, read_weights
 
 SPLITS = ("train", "val", "test")
 
@@ -127,7 +127,7 @@ def load_predictor(source):
         meta = read_data_meta(source)
     elif config.data.standardize:
         # A hand-set network on standardised inputs: the statistics come from its data, as in training.
-        from .data import load_data
+        from ..data.prepare import load_data
 
         meta = load_data(config, np.random.default_rng(config.seed)).meta
     else:
@@ -141,8 +141,8 @@ def evaluate_run(run_dir, split="train"):
     The data is labelled and standardised as the run's data.json says; the first entry of the
     result is the number of examples evaluated.
     """
-    from .data import load_data
-    from .trainer import Trainer
+    from ..data.prepare import load_data
+    from ..training.trainer import Trainer
 
     if split not in SPLITS:
         raise ConfigError(f"--split {split}: expected one of {', '.join(SPLITS)}")

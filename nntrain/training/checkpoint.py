@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import RunError
-from .runs import read_arrays, write_arrays
+from ..errors import RunError
+from ..runs.store import read_arrays, write_arrays
 
 CHECKPOINT = "checkpoint.npz"
 PREFIXES = ("model", "optimizer", "best")

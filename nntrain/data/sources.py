@@ -1,7 +1,7 @@
 """Where examples come from: the built-in generated sets, CSV tables, NumPy files and scikit-learn's sets.
 
 Every source gives a ``Table``: the examples as they are, before targets are fitted to the loss,
-before splitting and scaling (that is ``nntrain.data``). Conventions:
+before splitting and scaling (that is ``nntrain.data.prepare``). Conventions:
 
 - ``x``: (n, features) numbers. NumPy files stay memory-mapped where the format allows (``.npy`` and
   the members of an uncompressed ``.npz``), so a data set larger than memory is never read whole.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 
 # Rows per block when a memory-mapped array is scanned (finiteness, statistics): blocks of ~16 MB keep
 # the scan's own memory small whatever the file's size.

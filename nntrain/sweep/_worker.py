@@ -3,7 +3,7 @@
 sent back to the driver as files by a Dask worker.
 
 ``execute`` is the whole job of a worker, local or on Dask. The local pool's workers are forked from
-a server process that imported this module (see ``nntrain.forkserver``), so what every run needs is
+a server process that imported this module (see ``nntrain.sweep._forkserver``), so what every run needs is
 loaded here, once, rather than in every worker: numpy's generators, threadpoolctl, and the config's
 validator, which pydantic otherwise builds at a process's first validation (tens of milliseconds,
 about as long as a whole 500-epoch XOR run takes to train).
@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy.random  # noqa: F401  (imported here, not at each run's first generator)
 from threadpoolctl import threadpool_limits
 
-from . import runs
-from .config import ExperimentConfig
-from .errors import NNTrainError, NNTrainWarning, RunError
-from .fit import Interrupted, fit
+from ..runs import store as runs
+from ..config import ExperimentConfig
+from ..errors import NNTrainError, NNTrainWarning, RunError
+from ..training.fit import Interrupted, fit
 
 ExperimentConfig.model_rebuild()  # the validator, built now (see the module's docstring)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import NNTrainError
-from .metrics import METRICS
+from ..errors import NNTrainError
+from ..nn.metrics import METRICS
 
 DPI = 100
 PANEL = (480, 360)  # pixels (width, height)
@@ -29,7 +29,7 @@ def write_run_plots(run_dir, *, predict=None, x=None, y=None):
       (n, units)), the training inputs ``x`` (n, 2) and targets ``y`` (labels (n,), or (n, units)
       0/1 rows) are given: a classifier's, which the caller knows it has (``losses.classifies``).
     """
-    from .runs import read_columns
+    from .store import read_columns
 
     run_dir = Path(run_dir)
     written = []

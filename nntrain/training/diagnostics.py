@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .layers import Activation, Dense
+from ..nn.layers import Activation, Dense
 
 # First-to-last gradient-norm ratios beyond these are called vanishing / exploding (3 orders of magnitude).
 VANISHING, EXPLODING = 1e-3, 1e3

@@ -22,16 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import NNTrainError, RunError
-from .metrics import METRICS
-from .runs import CONFIG, METRICS as METRICS_FILE, SUMMARY, read_columns, read_summary, read_text
+from ..errors import NNTrainError, RunError
+from ..nn.metrics import METRICS
+from .store import CONFIG, METRICS as METRICS_FILE, SUMMARY, read_columns, read_summary, read_text
 
 
 @dataclass
 class Run:
     """One run directory read back.
 
-    ``metrics``: metrics.csv by column (see ``nntrain.runs.read_columns``; empty before the first epoch ends);
+    ``metrics``: metrics.csv by column (see ``nntrain.runs.store.read_columns``; empty before the first epoch ends);
     ``config``: the resolved config as a plain nested dict, or None when it was not asked for.
     """
 
@@ -153,7 +153,7 @@ def _check_summary(path, summary):
 def _read_config(path):
     import yaml
 
-    from .config import LOADER, yaml_error  # libyaml's loader where PyYAML has it: hundreds of configs to read
+    from ..config import LOADER, yaml_error  # libyaml's loader where PyYAML has it: hundreds of configs to read
 
     file = path / CONFIG
     text = read_text(path, CONFIG, f"not a run directory (no {CONFIG})")
@@ -183,7 +183,7 @@ def default_metric(runs):
     """The metric to rank runs by when none is asked for.
 
     The first of validation metrics, ``val_loss``, training metrics, ``loss`` that every run logged
-    (else the first that any run logged); metrics are the registry's (nntrain.metrics) in log order.
+    (else the first that any run logged); metrics are the registry's (nntrain.nn.metrics) in log order.
     """
     logged = [set(run.columns) for run in runs if run.columns]
     order = [c for run in runs for c in run.columns]

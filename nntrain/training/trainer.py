@@ -2,7 +2,7 @@
 
 One step: forward, loss (+ kernel penalties), backward, clip_value, clip_norm, optimizer update, with
 the network's parameters and gradients as one flat array each. ``prepare`` makes the data, model and
-trainer of a config, with every check done before a run directory exists; ``nntrain.fit`` runs the
+trainer of a config, with every check done before a run directory exists; ``nntrain.training.fit`` runs the
 epochs and writes the run.
 """
 
@@ -11,15 +11,15 @@ import warnings
 
 import numpy as np
 
-from .data import load_data
+from ..data.prepare import load_data
 from .diagnostics import Diagnostics
-from .errors import NNTrainWarning
-from .layers import BatchNorm
-from .losses import make_loss, pairing_warning
-from .metrics import METRICS
-from .model import build_model
-from .optimizers import clip_by_global_norm, clip_by_value, make_optimizer
-from .schedules import learning_rate
+from ..errors import NNTrainWarning
+from ..nn.layers import BatchNorm
+from ..nn.losses import make_loss, pairing_warning
+from ..nn.metrics import METRICS
+from ..nn.model import build_model
+from ..nn.optimizers import clip_by_global_norm, clip_by_value, make_optimizer
+from ..nn.schedules import learning_rate
 
 
 class Diverged(Exception):

@@ -37,11 +37,12 @@ from pathlib import Path
 
 import yaml
 
-from . import forkserver, runs
-from .config import FILE_SOURCES, ExperimentConfig, load_config
-from .errors import ConfigError, NNTrainWarning, RunError
-from .losses import pairing_warning
-from .sweep_worker import execute, execute_local, init_local_worker
+from . import _forkserver as forkserver
+from ..runs import store as runs
+from ..config import FILE_SOURCES, ExperimentConfig, load_config
+from ..errors import ConfigError, NNTrainWarning, RunError
+from ..nn.losses import pairing_warning
+from ._worker import execute, execute_local, init_local_worker
 
 SWEEP_FILE = "sweep.json"
 MAX_RUNS = 10_000  # a typo in a grid should not plan a million runs
@@ -393,7 +394,7 @@ def _iso(t):
 
 class LocalPool:
     """``workers`` processes on this machine, forked from a server process that loaded what every run
-    needs once (see nntrain.forkserver).
+    needs once (see nntrain.sweep._forkserver).
 
     Idle workers ignore SIGINT: Ctrl-C is the driver's. The driver sets a flag that a queued run
     sees before it starts (it comes back "cancelled") and a running one after each step: fit then

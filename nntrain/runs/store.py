@@ -9,7 +9,7 @@ A run directory holds:
 - ``diagnostics.csv``: per epoch and layer, gradient and weight norms, update ratios, dead / saturated units.
 - ``summary.json``: status (running, completed, failed, interrupted, diverged), epochs, final metrics,
   parameter count, wall time, seed and nntrain version.
-- ``checkpoint.npz`` while a run is unfinished: the state to resume from (see nntrain.checkpoint).
+- ``checkpoint.npz`` while a run is unfinished: the state to resume from (see nntrain.training.checkpoint).
 
 Directories are created with ``os.mkdir`` (atomic: two runs never share one) and never reused; every
 file is written to a temporary name and renamed into place, so a reader never sees half a file.
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import RunError
+from ..errors import RunError
 
 CONFIG, METRICS, WEIGHTS, SUMMARY = "config.yaml", "metrics.csv", "weights.npz", "summary.json"
 DATA, DIAGNOSTICS = "data.json", "diagnostics.csv"
@@ -275,7 +275,7 @@ def read_weights(run_dir):
 
 def load_run_config(run_dir):
     """The resolved ExperimentConfig saved in a run directory."""
-    from .config import load_config
+    from ..config import load_config
 
     path = Path(run_dir)
     if not path.is_dir():

@@ -1,6 +1,6 @@
 """A network's layers and parameter counts, like Keras' ``model.summary()``: what ``nntrain summary`` shows.
 
-The counts come from the built network's arrays (nntrain.model), so they are what training
+The counts come from the built network's arrays (nntrain.nn.model), so they are what training
 allocates: per config layer the dense weights W (units x inputs) and biases b (units), batch
 normalisation's trainable gamma and beta and its non-trainable running mean and variance. As in
 Keras, the total counts both kinds.
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def model_summary(source):
@@ -69,9 +69,9 @@ def model_summary(source):
 
 def _load(source):
     """(config, model): a run's trained network, or a config's network as initialised."""
-    from .config import load_config
+    from ..config import load_config
     from .inference import load_model
-    from .model import build_model
+    from ..nn.model import build_model
 
     path = Path(source)
     if path.is_dir():
@@ -89,7 +89,7 @@ def _inputs(config, rng):
     first = config.model.layers[0].weights
     if first is not None and first.W:
         return len(first.W[0])
-    from .data import load_data
+    from ..data.prepare import load_data
 
     return load_data(config, rng).n_features
 

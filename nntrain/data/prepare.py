@@ -1,6 +1,6 @@
 """Data: a config's data set as splits of rows, with targets in the loss's form, and the batch loader.
 
-``load_data`` reads or generates the examples (``nntrain.datasets``), fits the targets to the loss and
+``load_data`` reads or generates the examples (``nntrain.data.sources``), fits the targets to the loss and
 the output layer, splits them (seeded; stratified for classification), standardises x with statistics
 of the training split only and converts it to the config's dtype. The result is a ``Dataset``:
 
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .datasets import BLOCK_BYTES, DEFAULT_TARGETS, default_features, load_table
-from .errors import DataError
+from .sources import BLOCK_BYTES, DEFAULT_TARGETS, default_features, load_table
+from ..errors import DataError
 
 
 @dataclass

@@ -3,10 +3,9 @@
 Backpropagation is only the chain rule applied op by op; these functions show that each op's
 derivative -- and so the whole network's gradient -- is what calculus says it is.
 
-``check_config`` is what ``nntrain gradcheck`` runs: the configured network, built in float64 with the
-initial weights ``nntrain fit`` would start from, on the first rows of the config's training data;
-every layer, batch norm (batch statistics) and the L1/L2 penalties included, dropout masks drawn once
-and held fixed. Where ReLU, leaky ReLU or an L1 penalty has its kink within ``eps`` of the checked
+``check_gradients`` checks every parameter tensor of a float64 network (``nntrain.training.gradcheck``
+runs it on a config's network: ``nntrain gradcheck``): every layer, batch norm (batch statistics) and
+the L1/L2 penalties included, dropout masks drawn once and held fixed. Where ReLU, leaky ReLU or an L1 penalty has its kink within ``eps`` of the checked
 point, no finite difference is right (it averages the slopes on both sides); such entries are
 detected, counted and left out, not reported as errors.
 """
@@ -15,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ConfigError
 from .layers import Activation, Dense, Dropout
 
 EPS = 1e-6
@@ -145,35 +143,3 @@ def check_gradients(model, loss, x, y, max_entries=None, rng=None, eps=EPS):
 def check_network(model, loss, x, y):
     """Relative error of every parameter tensor's gradient of loss + penalties, by name (all entries but kinks)."""
     return {c.name: c.error for c in check_gradients(model, loss, x, y)}
-
-
-@dataclass
-class ConfigCheck:
-    """``check_config``'s result: the tensors' checks and what they were computed on."""
-
-    tensors: list  # of TensorCheck
-    rows: int  # examples in the batch
-
-    @property
-    def worst(self):
-        return max(self.tensors, key=lambda c: c.error)
-
-
-def check_config(config, rows=None, max_entries=None):
-    """Check the gradients of the network ``config`` (an ExperimentConfig) describes, in float64.
-
-    The data, the initial weights and the dropout masks are those a float64 run of the config would
-    draw (same seed, same order). The batch is the first ``rows`` training examples (default: one
-    batch of ``data.batch_size``). ``max_entries`` per tensor as in ``check_gradients``, drawn from
-    the run's generator after the weights.
-    """
-    from .trainer import prepare
-
-    config = config.model_copy(update={"dtype": "float64"})
-    rng, data, trainer = prepare(config)
-    n = min(len(data.train), rows or config.data.batch_size)
-    if n < 2 and any(layer.batchnorm for layer in config.model.layers):
-        raise ConfigError(f"a gradient check of batch norm needs at least 2 examples; got {n}")
-    x = np.asarray(data.train.x[:n], dtype=np.float64)
-    y = data.train.y[:n]
-    return ConfigCheck(check_gradients(trainer.model, trainer.loss, x, y, max_entries, rng), rows=n)
