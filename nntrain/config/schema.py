@@ -1,0 +1,254 @@
+"""The experiment config's sections: every key, its default and its bounds.
+
+A YAML file maps onto ``ExperimentConfig``; each section maps onto one part of the program (``data`` onto
+the data loader, ``model.layers`` onto the network's layers, ``optimizer`` onto an optimizer, ...).
+Nothing downstream re-checks or re-defaults a value.
+"""
+
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import Field, PositiveFloat, PrivateAttr, model_validator
+
+from ..errors import ConfigError
+from ..nn.losses import LOSSES
+from ..nn.metrics import METRICS
+from ..nn.model import MAX_UNITS
+from .layers import LayerConfig
+from .section import Section, dotted, inconsistent
+
+LossName = Literal[tuple(LOSSES)]
+MetricName = Literal[tuple(METRICS)]
+
+# libyaml's safe loader and dumper where PyYAML has them: the same documents, several times faster
+# (a sweep writes and reads a config per run).
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class ModelConfig(Section):
+    """A sequential stack of dense layers."""
+
+    inputs: int | None = Field(None, gt=0, le=MAX_UNITS, description="input features; default: from the data")
+    l1: float = Field(0.0, ge=0, description="default l1 of every layer")
+    l2: float = Field(0.0, ge=0, description="default l2 of every layer")
+    layers: list[LayerConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _default_penalties(self):
+        for layer in self.layers:
+            for key in ("l1", "l2"):
+                if getattr(layer, key) is None:
+                    # object.__setattr__: a resolved default, not a user's assignment to validate.
+                    object.__setattr__(layer, key, getattr(self, key))
+        return self
+
+
+DataSource = Literal[
+    "xor", "moons", "circles", "spirals", "blobs", "sine",  # built-in, generated from the run's seed
+    "csv", "npz", "npy",  # files: `path` (relative to the config file's folder)
+    "sklearn:iris", "sklearn:digits", "sklearn:wine", "sklearn:breast_cancer", "sklearn:diabetes",
+]
+FILE_SOURCES = ("csv", "npz", "npy")
+SYNTHETIC_SOURCES = ("xor", "moons", "circles", "spirals", "blobs", "sine")
+
+
+class SplitConfig(Section):
+    """Shares of the examples held out for validation and test (seeded; stratified for classification)."""
+
+    val: float = Field(0.0, ge=0, lt=1, description="share for validation, logged every epoch as val_*")
+    test: float = Field(0.0, ge=0, lt=1, description="share for the final test (nntrain eval --split test)")
+
+    @model_validator(mode="after")
+    def _leaves_training_data(self):
+        if self.val + self.test >= 1:
+            raise inconsistent(("val",), f"val + test = {self.val + self.test:g} leaves no training data; keep it below 1")
+        return self
+
+
+class DataConfig(Section):
+    """Where the examples come from, how they are split, scaled and batched."""
+
+    source: DataSource = Field("xor", description="a built-in set, a file kind, or sklearn:<name>")
+    path: str | None = Field(None, description="csv / npz / npy: the file, relative to the config's folder")
+    target: str | list[str] | None = Field(None, description="csv: the target column (a list: regression targets)")
+    features: list[str] | None = Field(None, description="csv: the feature columns; default: all but the target")
+    n_samples: int | None = Field(None, gt=0, le=10_000_000, description="built-in sets: how many examples")
+    noise: float | None = Field(None, ge=0, description="built-in sets: standard deviation of added noise")
+    classes: int | None = Field(None, ge=2, le=1000, description="spirals / blobs: number of classes")
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    standardize: bool = Field(False, description="scale inputs to mean 0, std 1 using the training split")
+    batch_size: int = Field(32, gt=0)
+    shuffle: bool = Field(True, description="reshuffle the training examples every epoch")
+    drop_last: bool = Field(False, description="skip a last batch smaller than batch_size")
+
+    @model_validator(mode="after")
+    def _fields_fit_the_source(self):
+        if self.source in FILE_SOURCES and self.path is None:
+            raise inconsistent(("path",), f"source {self.source!r} needs a path")
+        if self.source not in FILE_SOURCES and self.path is not None:
+            raise inconsistent(("path",), f"source {self.source!r} takes no path (csv, npz and npy do)")
+        if self.source == "csv" and self.target is None:
+            raise inconsistent(("target",), "source 'csv' needs a target column")
+        if self.source != "csv":
+            for key in ("target", "features"):
+                if getattr(self, key) is not None:
+                    raise inconsistent((key,), f"only source 'csv' takes {key}")
+        if self.source not in SYNTHETIC_SOURCES:
+            for key in ("n_samples", "noise", "classes"):
+                if getattr(self, key) is not None:
+                    raise inconsistent((key,), f"only the built-in sets ({', '.join(SYNTHETIC_SOURCES)}) take {key}")
+        return self
+
+
+class SGDConfig(Section):
+    """Gradient descent with optional (Nesterov) momentum: v = m v - lr g; w += v."""
+
+    name: Literal["sgd"]
+    lr: PositiveFloat = 0.01
+    momentum: float = Field(0.0, ge=0, lt=1)
+    nesterov: bool = False
+
+
+class AdamConfig(Section):
+    """Adam with bias correction; eps is added outside the square root."""
+
+    name: Literal["adam"]
+    lr: PositiveFloat = 0.001
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    eps: PositiveFloat = 1e-8
+
+
+class RMSpropConfig(Section):
+    """RMSprop: v = rho v + (1 - rho) g^2;  w -= lr g / (sqrt(v) + eps)."""
+
+    name: Literal["rmsprop"]
+    lr: PositiveFloat = 0.001
+    rho: float = Field(0.9, ge=0, lt=1)
+    eps: PositiveFloat = 1e-7
+
+
+class AdagradConfig(Section):
+    """Adagrad: s += g^2;  w -= lr g / (sqrt(s) + eps), s starting at initial_accumulator."""
+
+    name: Literal["adagrad"]
+    lr: PositiveFloat = 0.01
+    initial_accumulator: float = Field(0.1, ge=0)
+    eps: PositiveFloat = 1e-7
+
+
+class AdamWConfig(AdamConfig):
+    """Adam with decoupled weight decay: w -= lr * weight_decay * w, then the Adam step."""
+
+    name: Literal["adamw"]
+    weight_decay: float = Field(0.01, ge=0)
+
+
+OptimizerConfig = Annotated[
+    Union[SGDConfig, AdamConfig, RMSpropConfig, AdagradConfig, AdamWConfig], Field(discriminator="name")
+]
+
+
+class Schedule(Section):
+    """What every learning-rate schedule has: an optional linear warm-up before it."""
+
+    warmup_epochs: int = Field(0, ge=0, description="linear ramp from lr / warmup_epochs to lr first")
+
+
+class StepSchedule(Schedule):
+    """lr * gamma ** (epoch // step_size)."""
+
+    name: Literal["step"]
+    step_size: int = Field(10, gt=0, description="epochs between decays")
+    gamma: float = Field(0.1, gt=0, le=1)
+
+
+class ExponentialSchedule(Schedule):
+    """lr * gamma ** epoch."""
+
+    name: Literal["exponential"]
+    gamma: float = Field(0.95, gt=0, le=1)
+
+
+class CosineSchedule(Schedule):
+    """min_lr + (lr - min_lr) (1 + cos(pi epoch / epochs)) / 2 over the epochs after warm-up."""
+
+    name: Literal["cosine"]
+    min_lr: float = Field(0.0, ge=0)
+
+
+ScheduleConfig = Annotated[Union[StepSchedule, ExponentialSchedule, CosineSchedule], Field(discriminator="name")]
+
+
+class EarlyStoppingConfig(Section):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    monitor: str = Field("val_loss", description="a logged column of metrics.csv, e.g. val_loss, val_accuracy")
+    mode: Literal["min", "max", "auto"] = Field("auto", description="auto: max for accuracy, min otherwise")
+    patience: int = Field(10, gt=0)
+    min_delta: float = Field(0.0, ge=0)
+    restore_best: bool = Field(True, description="end with the weights of the best epoch")
+
+
+class TrainingConfig(Section):
+    """The training loop. Each step: gradients of loss + penalties -> clip_value -> clip_norm -> update."""
+
+    epochs: int = Field(100, gt=0, le=10_000_000)
+    clip_norm: PositiveFloat | None = Field(None, description="rescale all gradients to this global L2 norm")
+    clip_value: PositiveFloat | None = Field(None, description="clip every gradient element to [-v, v]")
+    schedule: ScheduleConfig | None = Field(None, description="learning-rate schedule, per epoch")
+    early_stopping: EarlyStoppingConfig | None = None
+    checkpoint_every: int | None = Field(
+        None, gt=0, description="epochs between checkpoints; default: at most one a minute"
+    )
+    diagnostics: bool = Field(True, description="per-layer gradient/weight/activation statistics per epoch")
+
+
+class SweepConfig(Section):
+    """A grid of variants for ``nntrain sweep``: dotted config paths and the values each takes."""
+
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="e.g. {optimizer.lr: [0.1, 0.01]}")
+    seeds: int | None = Field(None, gt=0, le=10_000, description="run every variant with seeds 0..seeds-1")
+
+
+class ExperimentConfig(Section):
+    """A whole experiment: what ``nntrain fit`` reads and saves, resolved, as the run's config.yaml."""
+
+    name: str = Field("run", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)
+    seed: int = Field(0, ge=0, lt=2**63)
+    dtype: Literal["float32", "float64"] = "float32"
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig
+    loss: LossName
+    optimizer: OptimizerConfig = Field(default_factory=lambda: AdamConfig(name="adam"))
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    metrics: list[MetricName] = Field(default_factory=list)
+    sweep: SweepConfig | None = Field(None, description="the grid `nntrain sweep` runs; ignored by fit")
+
+    # Where the config came from, for error messages: set by load_config, never saved.
+    _source: "object | None" = PrivateAttr(None)  # a loading.ConfigSource
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        last = len(self.model.layers) - 1
+        if self.model.layers[last].keep_prob != 1.0:
+            raise inconsistent(
+                ("model", "layers", last, "keep_prob"),
+                "dropout on the output layer would drop predictions; use keep_prob on hidden layers",
+            )
+        for i, metric in enumerate(self.metrics):
+            if METRICS[metric].classification and self.loss == "mse":
+                raise inconsistent(("metrics", i), f"{metric!r} needs a classification loss, not 'mse'")
+        return self
+
+    def error(self, loc, message):
+        """A ConfigError about the field at ``loc`` (a tuple path), with the file and line where known."""
+        if self._source is None:
+            return ConfigError(f"{dotted(loc)}: {message}")
+        return self._source.error(loc, message)
+
+
+def dump_config(config):
+    """The resolved config (every default filled in) as YAML text, keys in declaration order."""
+    return yaml.dump(config.model_dump(mode="json"), Dumper=DUMPER, sort_keys=False)
