@@ -41,6 +41,16 @@ class Sequential:
         self._penalised = [op for op in self.ops if isinstance(op, Dense) and (op.l1 or op.l2)]
 
     @property
+    def inputs(self):
+        """Width of the rows the network takes."""
+        return self.ops[0].params["W"].shape[1]
+
+    @property
+    def outputs(self):
+        """Width of the network's output: the last layer's units."""
+        return next(op for op in reversed(self.ops) if "W" in op.params).params["W"].shape[0]
+
+    @property
     def output_activation(self):
         return self.ops[-1].name
 

@@ -65,7 +65,7 @@ class Predictor:
 
     @property
     def n_inputs(self):
-        return self.model.params[0].shape[1]
+        return self.model.inputs
 
     @property
     def features(self):
@@ -87,7 +87,7 @@ class Predictor:
         if loss == "categorical_crossentropy":
             return "classes"
         if loss == "binary_crossentropy":
-            return "binary" if self.model.params[-1].shape[0] == 1 else "multilabel"
+            return "binary" if self.model.outputs == 1 else "multilabel"
         return "regression"
 
     def scale(self, x):
