@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nntrain.runs.compare import compare, find_runs
+from nntrain.runs.catalog import find_runs
+from nntrain.runs.compare import compare
 from nntrain.config import ExperimentConfig, dump_config
 from nntrain.runs.store import CONFIG, METRICS, SUMMARY, write_json, write_metrics, write_text
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from nntrain.sweep._forkserver import BLAS_ONE_THREAD
 from nntrain.runs.store import read_weights
-from nntrain.sweep.execute import plan_sweep, run_sweep
+from nntrain.sweep import plan_sweep, run_sweep
 
 XOR = Path(__file__).resolve().parent.parent / "configs" / "xor.yaml"
 

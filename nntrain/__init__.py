@@ -26,7 +26,7 @@ _PUBLIC = {
     "model_summary": ("nntrain.runs.summary", "model_summary"),
     "compare": ("nntrain.runs.compare", "compare"),
     "check_config": ("nntrain.training.gradcheck", "check_config"),
-    "plan_sweep": ("nntrain.sweep.execute", "plan_sweep"),
+    "plan_sweep": ("nntrain.sweep.plan", "plan_sweep"),
     "run_sweep": ("nntrain.sweep.execute", "run_sweep"),
     "SGD": ("nntrain.nn.optimizers", "SGD"),
     "Adam": ("nntrain.nn.optimizers", "Adam"),

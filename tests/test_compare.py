@@ -11,14 +11,12 @@ from typer.testing import CliRunner
 
 from conftest import make_config
 from nntrain.cli import app
+from nntrain.runs.catalog import load_run
 from nntrain.runs.compare import (
     compare,
     differences,
-    expand,
-    find_runs,
     flatten,
     goal,
-    load_run,
     metric_stats,
 )
 from nntrain.cli._tables import render
@@ -188,30 +186,6 @@ def test_read_columns_names_the_damaged_line(tmp_path, text, message):
     (tmp_path / "metrics.csv").write_text(text)
     with pytest.raises(RunError, match=message):
         read_columns(tmp_path)
-
-
-def test_expand_folders_globs_and_repeats(runs):
-    root, a, b, c = runs
-    assert expand([root]) == [a, b, c]
-    assert expand([f"{root}/[ab]"]) == [a, b]
-    assert expand([b, root]) == [b, a, c]  # order kept, repeats dropped
-    nested = find_runs(root.parent)
-    assert a in nested and b in nested and c in nested
-
-
-def test_expand_errors(runs, tmp_path):
-    (tmp_path / "empty").mkdir()
-    (tmp_path / "file.txt").write_text("x")
-    cases = {
-        tmp_path / "nope": "no such run directory",
-        tmp_path / "empty": "not a run directory (no summary.json or config.yaml) and no run directories in it",
-        tmp_path / "file.txt": "not a run directory (a file; expected a run's folder)",
-        tmp_path / "nope-*": "no run directories match",
-    }
-    for path, message in cases.items():
-        with pytest.raises(RunError) as e:
-            expand([path])
-        assert str(e.value) == f"{path}: {message}"
 
 
 def test_render_fits_the_width_and_shows_the_differences(runs):

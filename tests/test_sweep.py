@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import os
 import signal
@@ -9,12 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import nntrain.sweep.execute as sweep_module
+import nntrain
 from nntrain.cli import app
 from nntrain.errors import ConfigError, NNTrainWarning, RunError
 from nntrain.training.fit import fit, resume
 from nntrain.runs.store import read_summary, read_weights
-from nntrain.sweep.execute import SweepInterrupted, parse_grid, plan_sweep, run_sweep
+from nntrain.sweep import SweepInterrupted, plan_sweep, pools, run_sweep
+from nntrain.sweep._forkserver import PRELOAD
 
 XOR = Path(__file__).parent.parent / "configs" / "xor.yaml"
 runner = CliRunner()
@@ -33,118 +35,40 @@ def sweep_json(path):
     return json.loads((Path(path) / "sweep.json").read_text())
 
 
+# Tests that reach a Dask scheduler need the client, nntrain[dask]; without it they are skipped.
+needs_dask = pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None, reason="needs Dask's distributed (pip install 'nntrain[dask]')"
+)
+
+
 # --------------------------------------------------------------------------------------------------
-# Grids and plans: no run starts
+# The package, its pools and its forkserver
 
 
-def test_parse_grid_reads_the_values_as_yaml():
-    assert parse_grid("optimizer.lr=0.1, 1e-3") == ("optimizer.lr", ["0.1", "1e-3"])
-    assert parse_grid("model.layers.0.init={name: normal, scale: 0.1},he_normal") == (
-        "model.layers.0.init",
-        ["{name: normal, scale: 0.1}", "he_normal"],
-    )
-    assert parse_grid('name="a,b",c') == ("name", ['"a,b"', "c"])
+def test_the_package_exports_the_sweep_api_from_its_modules():
+    from nntrain import sweep
+    from nntrain.sweep import execute, plan
+
+    assert sweep.plan_sweep is plan.plan_sweep is nntrain.plan_sweep
+    assert sweep.run_sweep is execute.run_sweep is nntrain.run_sweep
+    assert (sweep.SweepInterrupted, sweep.SweepResult) == (execute.SweepInterrupted, execute.SweepResult)
+    with pytest.raises(AttributeError, match="module 'nntrain.sweep' has no attribute 'plan_sweeps'"):
+        _ = sweep.plan_sweeps
 
 
-@pytest.mark.parametrize(
-    "item,message",
-    [
-        ("optimizer.lr", "--grid 'optimizer.lr': expected KEY=V1,V2,..., e.g. optimizer.lr=0.1,0.01"),
-        ("=0.1", "--grid '=0.1': expected KEY=V1,V2,..."),
-        ("optimizer.lr=", "--grid optimizer.lr=: no values; expected KEY=V1,V2,..., e.g. optimizer.lr=0.1,0.01"),
-        ("optimizer.lr=0.1,,0.2", "--grid optimizer.lr=0.1,,0.2: cannot read the values as a comma-separated list"),
-    ],
-)
-def test_parse_grid_errors(item, message):
+def test_the_forkserver_preloads_what_a_local_worker_needs():
+    code = f"import importlib, sys; importlib.import_module({PRELOAD!r}); print(*sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    worker_needs = {"nntrain.sweep._worker", "nntrain.training.fit", "multiprocessing.popen_forkserver",
+                    "multiprocessing.sharedctypes", "multiprocessing.synchronize"}  # fmt: skip
+    assert worker_needs <= set(loaded)
+
+
+def test_a_dask_scheduler_without_dask_installed_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now raises ImportError
     with pytest.raises(ConfigError) as e:
-        parse_grid(item)
-    assert str(e.value).startswith(message)
-
-
-def test_plan_is_the_cartesian_product_in_grid_order_with_seeds_last():
-    plan = plan_sweep(XOR, ["optimizer.lr=0.1,0.01", "model.layers.0.activation=tanh,relu"], seeds=2)
-    assert [v.dirname for v in plan.variants] == [
-        f"optimizer.lr={lr},model.layers.0.activation={act},seed={seed}"
-        for lr in ("0.1", "0.01")
-        for act in ("tanh", "relu")
-        for seed in (0, 1)
-    ]
-    assert plan.grid == {"optimizer.lr": [0.1, 0.01], "model.layers.0.activation": ["tanh", "relu"], "seed": [0, 1]}
-    last = plan.variants[-1]
-    assert last.values == {"optimizer.lr": 0.01, "model.layers.0.activation": "relu", "seed": 1}
-    assert (last.config.optimizer.lr, last.config.model.layers[0].activation, last.config.seed) == (0.01, "relu", 1)
-    assert all(v.config.sweep is None for v in plan.variants)
-    assert plan.name == "xor"
-
-
-def test_plan_from_the_config_sweep_section_and_the_command_line(tmp_path):
-    config = tmp_path / "grid.yaml"
-    config.write_text(
-        XOR.read_text()
-        + "sweep:\n  grid:\n    optimizer.lr: [0.1, 0.01]\n"
-        + "    model.layers.0.init: [{name: normal, scale: 0.1}, he_normal]\n  seeds: 2\n"
-    )
-    plan = plan_sweep(config)
-    assert len(plan.variants) == 8
-    assert plan.variants[0].dirname == "optimizer.lr=0.1,model.layers.0.init=_name_normal_scale_0.1_,seed=0"
-    assert plan.variants[0].values["model.layers.0.init"] == {"name": "normal", "scale": 0.1}
-    assert plan.variants[2].values["model.layers.0.init"] == {"name": "he_normal", "scale": None}
-    # --grid replaces the same key of the file's grid, --seeds its seeds; the other keys stay.
-    plan = plan_sweep(config, ["optimizer.lr=0.5"], seeds=1)
-    assert [v.dirname for v in plan.variants] == [
-        "optimizer.lr=0.5,model.layers.0.init=_name_normal_scale_0.1_,seed=0",
-        "optimizer.lr=0.5,model.layers.0.init=he_normal,seed=0",
-    ]
-
-
-def test_plan_applies_set_overrides_to_every_run():
-    plan = plan_sweep(XOR, ["seed=3,4"], overrides=["training.epochs=7"])
-    assert [(v.dirname, v.config.seed, v.config.training.epochs) for v in plan.variants] == [("seed=3", 3, 7), ("seed=4", 4, 7)]
-
-
-@pytest.mark.parametrize(
-    "grid,seeds,message",
-    [
-        (["optimizer.lrr=0.1"], None, "--grid optimizer.lrr=0.1: optimizer.lrr: unknown key 'lrr'; expected one of: name, lr"),
-        (["optimizer.lr=0.1,-1"], None, "--grid optimizer.lr=-1: optimizer.lr: Input should be greater than 0; got -1"),
-        (["model.layers.5.units=3"], None, "--grid model.layers.5.units=3: model.layers is a list of 2, no index '5'"),
-        (
-            ["model.layers.0.activation=relu", "optimizer.lr=0.1,0.2", "model.layers.0.activation=sigmod"],
-            None,
-            "--grid model.layers.0.activation=sigmod: model.layers.0.activation is already swept by an earlier --grid",
-        ),
-        (["model.layers.0.activation=relu,sigmod"], None, "--grid model.layers.0.activation=sigmod: model.layers.0.activation: Input should be 'sigmoid'"),
-        (["seed=0,1"], 2, "--seeds 2 and --grid seed=...: give the seeds one way, not both"),
-        (["seed=1,1"], None, "--grid seed=1: seed lists 1 twice"),
-        (["sweep.seeds=2"], None, "--grid sweep.seeds=2: the sweep section itself cannot be swept"),
-        ([], None, f"{XOR}: nothing to sweep: give --grid KEY=V1,V2 or --seeds N, or a sweep: section in the config"),
-    ],
-)
-def test_plan_errors_name_the_key_and_the_value(grid, seeds, message):
-    with pytest.raises(ConfigError) as e:
-        plan_sweep(XOR, grid, seeds)
-    assert str(e.value).startswith(message)
-
-
-def test_plan_errors_in_the_config_sweep_section(tmp_path):
-    config = tmp_path / "grid.yaml"
-    config.write_text(XOR.read_text() + "sweep:\n  grid:\n    optimizer.lr: [0.1, 0]\n")
-    with pytest.raises(ConfigError) as e:
-        plan_sweep(config)
-    assert str(e.value) == f"{config}: sweep.grid: optimizer.lr=0: optimizer.lr: Input should be greater than 0; got 0"
-
-
-def test_plan_refuses_a_grid_of_too_many_runs(monkeypatch):
-    monkeypatch.setattr(sweep_module, "MAX_RUNS", 5)
-    with pytest.raises(ConfigError) as e:
-        plan_sweep(XOR, ["optimizer.lr=0.1,0.2,0.3"], seeds=2)
-    assert str(e.value) == "the grid makes 3 (optimizer.lr) x 2 (seed) = 6 runs; a sweep has at most 5"
-
-
-def test_plan_warns_once_about_a_mismatched_output_and_loss():
-    with pytest.warns(NNTrainWarning) as caught:
-        plan_sweep(XOR, ["model.layers.1.activation=tanh"], seeds=3)
-    assert len(caught) == 1 and "output activation 'tanh' does not match loss 'binary_crossentropy'" in str(caught[0].message)
+        pools.DaskCluster("tcp://127.0.0.1:8786")
+    assert str(e.value) == "--scheduler needs Dask: pip install 'nntrain[dask]'"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -179,7 +103,7 @@ def test_local_sweep_gives_the_same_weights_with_1_and_2_workers_as_plain_fits(t
 def test_local_workers_have_one_thread_and_leave_the_drivers_environment_alone():
     # A BLAS thread pool in each worker would spin at its first run on the cores the others need.
     before = dict(os.environ)
-    with sweep_module.LocalPool(2) as pool:
+    with pools.LocalPool(2) as pool:
         tasks = pool.executor.submit(os.listdir, "/proc/self/task").result()
         environ = pool.executor.submit(os.getenv, "OPENBLAS_NUM_THREADS").result()
     assert len(tasks) == 1
@@ -232,7 +156,11 @@ def test_a_diverged_run_is_reported(in_tmp):
         (["--seeds", "0"], "error: --seeds 0: expected a number of seeds from 1 to 10000"),
         (["--seeds", "2", "--workers", "0"], "error: --workers 0: expected at least 1"),
         (["--seeds", "2", "--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"], "error: --workers is for sweeps on this machine"),
-        (["--seeds", "2", "--scheduler", "nowhere"], "error: --scheduler nowhere: missing port number in address 'nowhere'; expected tcp://HOST:PORT"),
+        pytest.param(
+            ["--seeds", "2", "--scheduler", "nowhere"],
+            "error: --scheduler nowhere: missing port number in address 'nowhere'; expected tcp://HOST:PORT",
+            marks=needs_dask,
+        ),
     ],
 )
 def test_sweep_command_bad_input_exits_2_before_any_run(in_tmp, args, message):
@@ -249,8 +177,9 @@ def test_sweep_dir_must_be_new(in_tmp):
     assert result.stderr == "error: taken: already exists; sweeps are never overwritten, choose a new --sweep-dir\n"
 
 
+@needs_dask
 def test_unreachable_scheduler_is_one_line_after_a_short_timeout(in_tmp, monkeypatch):
-    monkeypatch.setattr(sweep_module, "SCHEDULER_TIMEOUT", 1.0)
+    monkeypatch.setattr(pools, "SCHEDULER_TIMEOUT", 1.0)
     started = time.monotonic()
     result = run("sweep", XOR, "--no-plots", "--seeds", "2", "-q", "--scheduler", "tcp://127.0.0.1:1")
     assert time.monotonic() - started < 10
@@ -261,8 +190,9 @@ def test_unreachable_scheduler_is_one_line_after_a_short_timeout(in_tmp, monkeyp
     assert not Path("runs").exists()
 
 
+@needs_dask
 def test_dask_workers_are_told_to_find_data_files_themselves(tmp_path, monkeypatch):
-    monkeypatch.setattr(sweep_module, "SCHEDULER_TIMEOUT", 0.5)
+    monkeypatch.setattr(pools, "SCHEDULER_TIMEOUT", 0.5)
     (tmp_path / "xor.csv").write_text("a,b,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n")
     config = tmp_path / "csv.yaml"
     config.write_text(XOR.read_text().replace("data: {source: xor,", "data: {source: csv, path: xor.csv, target: y,"))
@@ -355,13 +285,14 @@ def _completed(run_dir):
 
 @pytest.fixture(scope="module")
 def dask_scheduler():
-    distributed = pytest.importorskip("distributed")
+    distributed = pytest.importorskip("distributed", reason="needs Dask's distributed (pip install 'nntrain[dask]')")
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
     ) as cluster:
         yield cluster.scheduler_address
 
 
+@needs_dask
 def test_dask_sweep_gives_the_same_weights_as_the_local_one(in_tmp, dask_scheduler):
     result = run("sweep", XOR, "--no-plots", "--grid", "optimizer.lr=0.1,0.01", "--seeds", "2", "--set", "training.epochs=30",
                  "-q", "--scheduler", dask_scheduler, "--sweep-dir", "dask")  # fmt: skip
@@ -377,6 +308,7 @@ def test_dask_sweep_gives_the_same_weights_as_the_local_one(in_tmp, dask_schedul
         assert (Path("dask") / variant.dirname / "metrics.csv").read_text().count("\n") == 31
 
 
+@needs_dask
 def test_dask_sweep_records_a_failing_run(in_tmp, dask_scheduler):
     plan = plan_sweep(XOR, ["model.inputs=3,2"], overrides=["training.epochs=5"])
     result = run_sweep(plan, sweep_dir="s", scheduler=dask_scheduler)

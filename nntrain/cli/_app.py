@@ -11,6 +11,8 @@ import warnings
 
 import typer
 
+from ._tables import number_text
+
 app = typer.Typer(
     name="nntrain",
     help="Train neural networks described in YAML files, on NumPy, and keep every run.",
@@ -60,8 +62,4 @@ def console():
     return Console()
 
 
-def fmt(value):
-    """A number as the tables show it: 5 significant digits."""
-    if isinstance(value, float):
-        return f"{value:.5g}"
-    return str(value)
+fmt = number_text  # the commands' name for it

@@ -1,7 +1,10 @@
 """The tables ``nntrain runs``, ``compare`` and ``sweep`` print: rich, within the terminal's width
-(80 columns included), wrapping or folding cells rather than cutting them."""
+(80 columns included), wrapping or folding cells rather than cutting them; and the text of the values
+in them (also what the other commands print).
 
-from nntrain.runs.compare import value_text
+Imported at start-up (``_app`` takes ``fmt`` from here): rich and the library are imported inside the
+functions.
+"""
 
 
 def plain_table(title, **options):
@@ -20,49 +23,67 @@ def add_columns(table, text, numbers):
         table.add_column(name, justify="right", overflow="fold")
 
 
+# The compare table's columns but the config's: "#" and "run", then (after the config keys) the numbers.
+_HEADER = ["#", "run", "best", "epoch", "final", "params", "time"]
+
+
 def render(result, console):
     """Print a ``compare`` result as a rich table on ``console``, within the console's width.
 
     The differing config values get a column each when those fit beside the metrics; otherwise they
     share one column, a line per config section (``optimizer: name=sgd lr=0.5``).
     """
+    from nntrain.runs.compare import value_text
+
     metric, keys, runs = result["metric"], result["differences"], result["runs"]
     better = "higher" if result["goal"] == "max" else "lower"
     table = plain_table(
         f"{plural(len(runs), 'run')} ranked by {metric} ({better} is better)",
         caption=None if keys else "the runs' configs are identical",
     )
-    header = ["#", "run", "best", "epoch", "final", "params", "time"]
-    fixed = [
-        [
-            str(r["rank"] or "—"),
-            r["label"] + ("" if r["status"] in ("completed", None) else f" ({r['status']})"),
-            number_text(r["best"]),
-            number_text(r["best_epoch"]),
-            number_text(r["final"]),
-            count_text(r["parameters"]),
-            duration_text(r["wall_time_s"]),
-        ]
-        for r in runs
-    ]
+    fixed = [_fixed_cells(r) for r in runs]
     config = [[value_text(r["config"][k]) if k in r["config"] else None for k in keys] for r in runs]
-    key_widths = _key_widths(header, fixed, keys, config, console.width)
-    as_columns = key_widths is not None
-    for name in header[:2]:
-        table.add_column(name, justify="right" if name == "#" else "left", overflow="fold")
-    for key, width in zip(keys, key_widths) if as_columns else ():
-        table.add_column(_fold_at_dots(key, width), overflow="fold", max_width=width)
-    for name in header[2:]:
-        table.add_column(name, justify="right", overflow="fold")
-    if keys and not as_columns:
-        table.add_column("config", overflow="fold")
+    key_widths = _key_widths(_HEADER, fixed, keys, config, console.width)
+    _add_compare_columns(table, keys, key_widths)
     for cells, values in zip(fixed, config):
-        if as_columns:
-            cells = cells[:2] + ["—" if v is None else v for v in values] + cells[2:]
-        elif keys:
-            cells = cells + [_sections_text(keys, values)]
-        table.add_row(*cells)
+        table.add_row(*_compare_row(cells, keys, values, as_columns=key_widths is not None))
     console.print(table)
+
+
+def _fixed_cells(r):
+    """A compare record's cells under ``_HEADER``."""
+    return [
+        str(r["rank"] or "—"),
+        r["label"] + ("" if r["status"] in ("completed", None) else f" ({r['status']})"),
+        number_text(r["best"]),
+        number_text(r["best_epoch"]),
+        number_text(r["final"]),
+        count_text(r["parameters"]),
+        duration_text(r["wall_time_s"]),
+    ]
+
+
+def _add_compare_columns(table, keys, key_widths):
+    """``#`` and ``run``, a column per config key (when ``key_widths`` says they fit), the numbers, and
+    else one ``config`` column at the end."""
+    for name in _HEADER[:2]:
+        table.add_column(name, justify="right" if name == "#" else "left", overflow="fold")
+    for key, width in zip(keys, key_widths or ()):
+        table.add_column(_fold_at_dots(key, width), overflow="fold", max_width=width)
+    for name in _HEADER[2:]:
+        table.add_column(name, justify="right", overflow="fold")
+    if keys and key_widths is None:
+        table.add_column("config", overflow="fold")
+
+
+def _compare_row(cells, keys, values, as_columns):
+    """A run's row: its ``_HEADER`` cells with its config ``values`` (None: its config lacks the key)
+    in their columns, or as one last cell."""
+    if as_columns:
+        return cells[:2] + ["—" if v is None else v for v in values] + cells[2:]
+    if keys:
+        return cells + [_sections_text(keys, values)]
+    return cells
 
 
 def _key_widths(header, fixed, keys, config, width):
@@ -78,13 +99,20 @@ def _key_widths(header, fixed, keys, config, width):
     values = [max(5, *(len(row[i] or "") for row in config)) for i in range(len(keys))]
     key_widths = [max(v, len(key)) for key, v in zip(keys, values)]
     narrowest = [max(v, *map(len, key.replace(".", ".\0").split("\0"))) for key, v in zip(keys, values)]
-    while sum(key_widths) > room:  # fold the widest header at its dots, only as far as needed
-        foldable = [i for i, (w, n) in enumerate(zip(key_widths, narrowest)) if w > n]
+    return _fold_to_fit(key_widths, narrowest, room)
+
+
+def _fold_to_fit(widths, narrowest, room):
+    """``widths`` narrowed, widest first and only as far as needed, to sum to at most ``room`` -- none
+    below its ``narrowest``; None if they cannot."""
+    widths = list(widths)
+    while sum(widths) > room:
+        foldable = [i for i, (w, n) in enumerate(zip(widths, narrowest)) if w > n]
         if not foldable:
             return None
-        i = max(foldable, key=lambda i: key_widths[i])
-        key_widths[i] = max(narrowest[i], key_widths[i] - (sum(key_widths) - room))
-    return key_widths
+        i = max(foldable, key=lambda i: widths[i])
+        widths[i] = max(narrowest[i], widths[i] - (sum(widths) - room))
+    return widths
 
 
 def _fold_at_dots(key, width):
@@ -109,11 +137,12 @@ def _sections_text(keys, values):
 
 
 def plural(n, noun):
+    """``1 run``, ``2 runs``."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def number_text(value):
-    """A metric as the tables show it: 5 significant digits; — for none."""
+    """A number as nntrain prints it: a float to 5 significant digits, an int in full; — for none."""
     if value is None:
         return "—"
     if isinstance(value, float):

@@ -27,7 +27,8 @@ def compare(
 
     Runs that did not log the metric are shown last and reported on stderr (exit code 2).
     """
-    from nntrain.runs.compare import compare_runs, expand, load_run, to_csv
+    from nntrain.runs.catalog import expand, load_run
+    from nntrain.runs.compare import compare_runs, to_csv
 
     from ._tables import render
     from nntrain.errors import NNTrainError

@@ -4,6 +4,7 @@ from typing import Annotated, Optional
 import typer
 
 from ._app import command, console
+from ._tables import plural
 
 
 @command()
@@ -49,14 +50,14 @@ def sweep(
 
         forkserver.start()  # it loads nntrain while this process does the same and plans the sweep
 
-    from nntrain.sweep.execute import SweepInterrupted, plan_sweep, run_sweep
+    from nntrain.sweep import SweepInterrupted, plan_sweep, run_sweep
 
     plan = plan_sweep(config, grid or (), seeds, set_ or ())
     progress = _Progress(quiet)
 
     def on_start(path, n, backend):
-        where = f"Dask scheduler {backend['scheduler']}" if backend["kind"] == "dask" else _plural(backend["workers"], "local worker")
-        typer.echo(f"sweep: {path} ({_plural(n, 'run')} on {where})")
+        where = f"Dask scheduler {backend['scheduler']}" if backend["kind"] == "dask" else plural(backend["workers"], "local worker")
+        typer.echo(f"sweep: {path} ({plural(n, 'run')} on {where})")
         progress.start(n)
 
     try:
@@ -96,7 +97,7 @@ def _report(result):
         if r["status"] in ("failed", "diverged"):
             typer.echo(f"{r['status']}: {r['dir']}: {r.get('error') or r.get('message')}", err=True)
     counts = ", ".join(f"{result.count(s)} {s}" for s in ("completed", "diverged", "failed", "interrupted", "cancelled") if result.count(s))
-    typer.echo(f"{_plural(len(result.runs), 'run')}: {counts}")
+    typer.echo(f"{plural(len(result.runs), 'run')}: {counts}")
     return result.count("completed") == len(result.runs)
 
 
@@ -136,7 +137,3 @@ class _Progress:
     def __exit__(self, *exc):
         if self.progress is not None:
             self.progress.__exit__(*exc)
-
-
-def _plural(n, noun):
-    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -81,37 +81,18 @@ class ConfigSource:
     def override(self, item, label=None):
         """Set ``KEY=VALUE`` (dotted path, YAML value) in the raw config; ``label`` names it in errors."""
         label = label or (f"--set {item}" if item.isprintable() else f"--set {item!r}")
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. optimizer.lr=0.01")
+        key, value = split_assignment(item, "--set", "KEY=VALUE", "optimizer.lr=0.01")
         try:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:
             raise ConfigError(f"{label}: cannot parse the value {value!r}") from None
         parts = key.split(".")
-        target = self.raw
-        loc = []
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            if isinstance(target, list):
-                if not part.isdigit() or int(part) >= len(target):
-                    raise ConfigError(
-                        f"{label}: {'.'.join(parts[:i]) or 'config'} is a list of {len(target)}, no index {part!r}"
-                    )
-                part = int(part)
-            elif not isinstance(target, dict):
-                raise ConfigError(f"{label}: {'.'.join(parts[:i])} is not a section")
-            loc.append(part)
-            if last:
-                target[part] = parsed
-            else:
-                if isinstance(target, dict) and not isinstance(target.get(part), (dict, list)):
-                    if isinstance(target.get(part), str):  # e.g. init: he_normal, then --set ...init.scale=2
-                        target[part] = {"name": target[part]}
-                    else:
-                        target[part] = {}
-                target = target[part]
+        target, loc = self.raw, []
+        for i in range(len(parts)):
+            loc.append(_key_in(target, parts, i, label))
+            if i < len(parts) - 1:
+                target = _section(target, loc[-1])
+        target[loc[-1]] = parsed
         self.overridden[tuple(loc)] = label
 
     def validation_error(self, exc):
@@ -148,6 +129,37 @@ class ConfigSource:
         where = f", line {line}" if line else ""
         field = f"{dotted(loc)}: " if loc else ""
         return ConfigError(f"{self.path}{where}: {field}{message}")
+
+
+def split_assignment(item, option, form, example):
+    """A command line's ``KEY=...`` -> (key, the text after ``=``); ConfigError "<option> 'item': expected
+    <form>, e.g. <example>" without a key or an ``=``."""
+    key, sep, value = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"{option} {item!r}: expected {form}, e.g. {example}")
+    return key, value
+
+
+def _key_in(target, parts, i, label):
+    """``parts[i]`` of a dotted path as a key of ``target`` (an int in a list); ConfigError, naming the
+    override ``label``, if ``target`` has no such place."""
+    part = parts[i]
+    if isinstance(target, list):
+        if not part.isdigit() or int(part) >= len(target):
+            raise ConfigError(f"{label}: {'.'.join(parts[:i]) or 'config'} is a list of {len(target)}, no index {part!r}")
+        return int(part)
+    if not isinstance(target, dict):
+        raise ConfigError(f"{label}: {'.'.join(parts[:i])} is not a section")
+    return part
+
+
+def _section(target, key):
+    """``target[key]``, made a section first where it is a value: a name becomes ``{name: ...}`` (e.g.
+    ``init: he_normal``, then ``--set ...init.scale=2``), anything else an empty section."""
+    if isinstance(target, dict) and not isinstance(target.get(key), (dict, list)):
+        target[key] = {"name": target[key]} if isinstance(target.get(key), str) else {}
+    return target[key]
 
 
 def _kind(value):

@@ -1,170 +1,26 @@
 """Many runs read back: the listing of ``nntrain runs`` and the side-by-side of ``nntrain compare``.
 
-A run directory is recognised by its files (``summary.json`` or ``config.yaml``); folders are searched
-recursively, so the runs of a sweep in a sub-folder are found with the rest. Comparing runs shows only
-the config values that differ between them, flattened to dotted paths (``optimizer.lr``,
-``model.layers.0.units``), then, for one metric (a column of metrics.csv), each run's best value, the
-epoch of that best and the final value.
+The runs are found and read by ``nntrain.runs.catalog``. Comparing runs shows only the config values
+that differ between them, flattened to dotted paths (``optimizer.lr``, ``model.layers.0.units``), then,
+for one metric (a column of metrics.csv), each run's best value, the epoch of that best and the final
+value.
 
 Which way is better: a metric whose name ends in ``accuracy`` is maximised, every other column
 (losses, errors, times) minimised -- the rule early stopping's ``mode: auto`` follows (see ``goal``).
 """
 
 import csv
-import glob
 import io
 import math
 import os
-from dataclasses import dataclass
-from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import NNTrainError, RunError
 from ..nn.metrics import METRICS
-from .store import CONFIG, METRICS as METRICS_FILE, SUMMARY, read_columns, read_summary, read_text
-
-
-@dataclass
-class Run:
-    """One run directory read back.
-
-    ``metrics``: metrics.csv by column (see ``nntrain.runs.store.read_columns``; empty before the first epoch ends);
-    ``config``: the resolved config as a plain nested dict, or None when it was not asked for.
-    """
-
-    path: Path
-    summary: dict
-    metrics: dict
-    config: dict | None = None
-
-    @cached_property
-    def columns(self):
-        """The logged columns: metrics.csv's header without ``epoch``, in its order."""
-        return [name for name in self.metrics if name != "epoch"]
-
-    @property
-    def epochs(self):
-        """The epoch of each row."""
-        return self.metrics.get("epoch", np.zeros(0))
-
-    @cached_property
-    def started(self):
-        """The start time as a datetime, or None when the summary has none."""
-        try:
-            return datetime.strptime(self.summary["started"], "%Y-%m-%dT%H:%M:%S%z")
-        except (KeyError, TypeError, ValueError):
-            return None
-
-
-# --------------------------------------------------------------------------------------------------
-# Finding and reading runs
-
-
-def _looks_like_run(path):
-    return (path / SUMMARY).is_file() or (path / CONFIG).is_file()
-
-
-def find_runs(root):
-    """Every run directory under ``root`` (itself, if it is one), sorted by path; never descends into a run."""
-    root = Path(root)
-    if _looks_like_run(root):
-        return [root]
-    found = []
-    for folder, subfolders, _ in os.walk(root):
-        folder = Path(folder)
-        if folder != root and _looks_like_run(folder):
-            found.append(folder)
-            subfolders.clear()
-        else:
-            subfolders.sort()
-    return sorted(found)
-
-
-def expand(args):
-    """Run directories from command-line arguments: runs, folders of runs (searched recursively) or globs.
-
-    Keeps the order given and drops repeats. Raises RunError for a path that does not exist, a folder
-    with no runs in it, or a glob that matches no run.
-    """
-    paths = []
-    for arg in map(str, args):
-        path = Path(arg)
-        if path.is_dir():
-            found = find_runs(path)
-            if not found:
-                raise RunError(
-                    f"{arg}: not a run directory (no {SUMMARY} or {CONFIG}) and no run directories in it"
-                )
-        elif path.exists():
-            raise RunError(f"{arg}: not a run directory (a file; expected a run's folder)")
-        elif glob.has_magic(arg):
-            found = [run for match in sorted(glob.glob(arg)) if Path(match).is_dir() for run in find_runs(match)]
-            if not found:
-                raise RunError(f"{arg}: no run directories match")
-        else:
-            raise RunError(f"{arg}: no such run directory")
-        paths += found
-    unique = {}
-    for path in paths:
-        unique.setdefault(path.resolve(), path)
-    return list(unique.values())
-
-
-def load_run(path, config=False):
-    """Read a run directory: its summary, metrics and (with ``config=True``) resolved config.
-
-    Raises RunError naming the missing or damaged file. A run still running may have no metrics.csv yet.
-    """
-    path = Path(path)
-    if not path.is_dir():
-        raise RunError(f"{path}: no such run directory")
-    summary = read_summary(path)
-    _check_summary(path, summary)
-    if (path / METRICS_FILE).is_file() or summary.get("status") != "running":
-        metrics = read_columns(path)
-    else:
-        metrics = {}
-    return Run(path, summary, metrics, _read_config(path) if config else None)
-
-
-# What the summary's fields must be when present: a damaged file is an error, not a crash later.
-_SUMMARY_TYPES = {
-    "status": str,
-    "started": str,
-    "epochs": int,
-    "epochs_planned": int,
-    "parameters": int,
-    "non_trainable_parameters": int,
-    "wall_time_s": (int, float),
-    "final": dict,
-}
-
-
-def _check_summary(path, summary):
-    for key, kind in _SUMMARY_TYPES.items():
-        value = summary.get(key)
-        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-            raise RunError(f"{path / SUMMARY}: damaged summary: {key} is {value!r}")
-
-
-def _read_config(path):
-    import yaml
-
-    from ..config import LOADER, yaml_error  # libyaml's loader where PyYAML has it: hundreds of configs to read
-
-    file = path / CONFIG
-    text = read_text(path, CONFIG, f"not a run directory (no {CONFIG})")
-    try:
-        config = yaml.load(text, Loader=LOADER)
-    except yaml.YAMLError as e:
-        raise RunError(f"{file}{yaml_error(e)}") from None
-    if not isinstance(config, dict):
-        raise RunError(f"{file}: damaged config: expected a mapping of config keys")
-    return config
-
+from .catalog import find_runs, load_run
+from .store import SUMMARY
 
 # --------------------------------------------------------------------------------------------------
 # Metrics
@@ -186,14 +42,12 @@ def default_metric(runs):
     (else the first that any run logged); metrics are the registry's (nntrain.nn.metrics) in log order.
     """
     logged = [set(run.columns) for run in runs if run.columns]
-    order = [c for run in runs for c in run.columns]
-    metrics = list(dict.fromkeys(c for c in order if c in METRICS))
+    order = logged_metrics(runs)
+    metrics = [c for c in order if c in METRICS]
     candidates = [f"val_{m}" for m in metrics] + ["val_loss"] + metrics + ["loss"]
-    for required in (lambda name: all(name in cols for cols in logged), lambda name: name in order):
-        for name in candidates:
-            if required(name):
-                return name
-    return order[0] if order else "loss"
+    by_every_run = [name for name in candidates if all(name in columns for columns in logged)]
+    by_any_run = [name for name in candidates if name in order]
+    return next(iter(by_every_run + by_any_run + order), "loss")
 
 
 def metric_stats(run, metric, goal_="min"):
@@ -219,12 +73,16 @@ def logged_metrics(runs):
     return list(dict.fromkeys(c for run in runs for c in run.columns))
 
 
-def _check_metric(runs, metric):
+def chosen_metric(runs, metric=None):
+    """``metric``, checked to be a column some run logged (else NNTrainError listing them), or ``default_metric``."""
+    if metric is None:
+        return default_metric(runs)
     logged = logged_metrics(runs)
     if metric not in logged:
         raise NNTrainError(
             f"unknown metric {metric!r}; the runs logged: {', '.join(logged) or 'nothing (no epochs)'}"
         )
+    return metric
 
 
 # --------------------------------------------------------------------------------------------------
@@ -252,10 +110,7 @@ def list_runs(root="runs", metric=None):
             errors.append(str(e))
     if not runs:
         return [], errors
-    if metric is None:
-        metric = default_metric(runs)
-    else:
-        _check_metric(runs, metric)
+    metric = chosen_metric(runs, metric)
     runs.sort(key=_start_time, reverse=True)
     records = []
     for run in runs:
@@ -355,51 +210,55 @@ def compare_runs(runs, metric=None):
     """``compare`` on runs already read with ``load_run(path, config=True)``."""
     if not runs:
         raise RunError("no runs to compare")
-    if metric is None:
-        metric = default_metric(runs)
-    else:
-        _check_metric(runs, metric)
+    metric = chosen_metric(runs, metric)
     direction = goal(metric)
     keys = differences([run.config for run in runs])
     labels = _labels([run.path for run in runs])
-    records = []
-    for run, label in zip(runs, labels):
-        flat = flatten(run.config)
-        best, best_epoch, final = metric_stats(run, metric, direction)
-        s = run.summary
-        records.append(
-            {
-                "rank": None,
-                "run": str(run.path),
-                "label": label,
-                "status": s.get("status"),
-                "epochs": s.get("epochs", len(run.epochs)),
-                "parameters": s.get("parameters"),
-                "non_trainable_parameters": s.get("non_trainable_parameters"),
-                "wall_time_s": s.get("wall_time_s"),
-                "config": {k: flat[k] for k in keys if k in flat},
-                "best": best,
-                "best_epoch": best_epoch,
-                "final": final,
-                "final_metrics": {k: metric_stats(run, k)[2] for k in run.columns},
-            }
-        )
-    ranked = [r for r in records if r["best"] is not None]
-    sign = -1 if direction == "max" else 1
-    # Best first; ties broken by the final value, then by the order given (sorted is stable).
-    ranked.sort(key=lambda r: (sign * r["best"], sign * r["final"] if r["final"] is not None else math.inf))
-    for rank, record in enumerate(ranked, start=1):
-        record["rank"] = rank
+    records = [_compared(run, label, keys, metric, direction) for run, label in zip(runs, labels)]
+    ranked = _ranked([r for r in records if r["best"] is not None], direction)
     missing = [r for r in records if r["best"] is None]
+    logged = logged_metrics(runs)
     return {
         "metric": metric,
         "goal": direction,
         "differences": keys,
-        "logged": logged_metrics(runs),
-        "shared": [c for c in logged_metrics(runs) if all(c in run.columns for run in runs)],
+        "logged": logged,
+        "shared": [c for c in logged if all(c in run.columns for run in runs)],
         "runs": ranked + missing,
         "missing": [r["label"] for r in missing],
     }
+
+
+def _compared(run, label, keys, metric, direction):
+    """A run's record in ``compare``'s ``runs`` (unranked): its differing config ``keys``, ``metric``'s stats."""
+    flat = flatten(run.config)
+    best, best_epoch, final = metric_stats(run, metric, direction)
+    s = run.summary
+    return {
+        "rank": None,
+        "run": str(run.path),
+        "label": label,
+        "status": s.get("status"),
+        "epochs": s.get("epochs", len(run.epochs)),
+        "parameters": s.get("parameters"),
+        "non_trainable_parameters": s.get("non_trainable_parameters"),
+        "wall_time_s": s.get("wall_time_s"),
+        "config": {k: flat[k] for k in keys if k in flat},
+        "best": best,
+        "best_epoch": best_epoch,
+        "final": final,
+        "final_metrics": {k: metric_stats(run, k)[2] for k in run.columns},
+    }
+
+
+def _ranked(records, direction):
+    """Records with a best value, best first, their ``rank`` set; ties broken by the final value, then by
+    the order given (sorted is stable)."""
+    sign = -1 if direction == "max" else 1
+    ranked = sorted(records, key=lambda r: (sign * r["best"], sign * r["final"] if r["final"] is not None else math.inf))
+    for rank, record in enumerate(ranked, start=1):
+        record["rank"] = rank
+    return ranked
 
 
 def curves(runs, result):

@@ -33,6 +33,12 @@ from ..errors import RunError
 
 CONFIG, METRICS, WEIGHTS, SUMMARY = "config.yaml", "metrics.csv", "weights.npz", "summary.json"
 DATA, DIAGNOSTICS = "data.json", "diagnostics.csv"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # the times in summary.json and sweep.json: 2026-11-26T18:53:59+0000
+
+
+def iso_time(t):
+    """A time (seconds since the epoch) as the run files write it: local time with its UTC offset."""
+    return time.strftime(TIME_FORMAT, time.localtime(t))
 
 
 def create_run_dir(name, run_dir=None, root="runs", what="run"):
@@ -118,7 +124,6 @@ def write_arrays(path, arrays):
     write_bytes(path, buffer.getvalue())
 
 
-
 def write_metrics(path, rows):
     """One CSV row per epoch; columns in order of first appearance."""
     columns = ["epoch"]
@@ -141,7 +146,10 @@ def _fmt(value):
 
 
 def is_run_dir(path):
-    return (Path(path) / CONFIG).is_file()
+    """Whether ``path`` is a run directory: it holds summary.json or config.yaml (fit writes the config
+    first, then the summary), whatever else it lacks."""
+    path = Path(path)
+    return (path / SUMMARY).is_file() or (path / CONFIG).is_file()
 
 
 def read_text(run_dir, name, missing):
@@ -183,28 +191,10 @@ def read_columns(run_dir, name=METRICS):
     if not text.strip():
         return {}
     parsed = _parse_numbers(text)
-    if parsed is not None:
-        header, table = parsed
-        return {name: table[:, i] for i, name in enumerate(header)}
-    # Empty cells, quoting or damage: the csv module, cell by cell, naming a damaged line.
-    try:
-        header, *rows = csv.reader(io.StringIO(text))
-    except csv.Error as e:
-        raise RunError(f"{file}: damaged metrics file: {e}") from None
-    if header[:1] != ["epoch"]:
-        raise RunError(f"{file}: damaged: the first column must be 'epoch'")
-    for line, row in enumerate(rows, start=2):
-        if len(row) != len(header):
-            raise RunError(f"{file}, line {line}: damaged metrics row: {len(row)} values for {len(header)} columns")
-    columns = {}
-    for i, name in enumerate(header):
-        cells = [row[i] for row in rows]
-        try:
-            columns[name] = np.array([float(c) if c else math.nan for c in cells], dtype=float)
-        except ValueError:
-            line = next(k for k, c in enumerate(cells, start=2) if not _is_number(c))
-            raise RunError(f"{file}, line {line}: damaged metrics row: {name} is {cells[line - 2]!r}") from None
-    return columns
+    if parsed is None:  # empty cells, quoting or damage: the csv module, cell by cell, naming a damaged line
+        return _parse_cells(file, text)
+    header, table = parsed
+    return {name: table[:, i] for i, name in enumerate(header)}
 
 
 def _parse_numbers(text):
@@ -225,6 +215,28 @@ def _parse_numbers(text):
     if numbers.size != len(lines) * len(header):
         return None
     return header, numbers.reshape(len(lines), len(header))
+
+
+def _parse_cells(file, text):
+    """metrics.csv by column, read by the csv module: empty cells become NaN; RunError names a damaged line."""
+    try:
+        header, *rows = csv.reader(io.StringIO(text))
+    except csv.Error as e:
+        raise RunError(f"{file}: damaged metrics file: {e}") from None
+    if header[:1] != ["epoch"]:
+        raise RunError(f"{file}: damaged: the first column must be 'epoch'")
+    for line, row in enumerate(rows, start=2):
+        if len(row) != len(header):
+            raise RunError(f"{file}, line {line}: damaged metrics row: {len(row)} values for {len(header)} columns")
+    columns = {}
+    for i, name in enumerate(header):
+        cells = [row[i] for row in rows]
+        try:
+            columns[name] = np.array([float(c) if c else math.nan for c in cells], dtype=float)
+        except ValueError:
+            line = next(k for k, c in enumerate(cells, start=2) if not _is_number(c))
+            raise RunError(f"{file}, line {line}: damaged metrics row: {name} is {cells[line - 2]!r}") from None
+    return columns
 
 
 def _is_number(text):

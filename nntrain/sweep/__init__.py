@@ -1,15 +1,24 @@
-"""Sweeps: grids of variants, planned and validated up front, run on local processes or a Dask cluster.
+"""Sweeps: grids of variants, planned and validated up front (``plan``), run (``execute``) on local
+processes or a Dask cluster (``pools``).
 
-``plan_sweep``, ``run_sweep`` and ``SweepInterrupted`` are loaded on first use: the CLI reaches the
-forkserver module (standard library only) before anything heavy.
+``plan_sweep``, ``run_sweep``, ``SweepInterrupted`` and ``SweepResult`` are loaded on first use: the CLI
+reaches the forkserver module (standard library only) before anything heavy.
 """
 
-_PUBLIC = {"plan_sweep", "run_sweep", "SweepInterrupted", "SweepResult"}
+# name -> the module that defines it
+_PUBLIC = {
+    "plan_sweep": "plan",
+    "run_sweep": "execute",
+    "SweepInterrupted": "execute",
+    "SweepResult": "execute",
+}
+
+__all__ = list(_PUBLIC)
 
 
 def __getattr__(name):
-    if name in _PUBLIC:
-        from . import execute
+    if name not in _PUBLIC:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return getattr(execute, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_PUBLIC[name]}"), name)

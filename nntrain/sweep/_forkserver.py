@@ -1,6 +1,6 @@
 """The server process that a local sweep's workers are forked from (multiprocessing's "forkserver").
 
-It imports ``nntrain.sweep.execute`` once, and so everything a run needs (see ``nntrain.sweep._worker``); each
+It imports ``PRELOAD`` once, and so everything a local worker needs (see ``nntrain.sweep._worker``); each
 worker is then a fork of it, ready in about 10 ms. Starting it takes as long as importing nntrain, so
 ``nntrain sweep`` starts it first, to load while the command itself imports and plans the sweep.
 
@@ -12,6 +12,8 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 
+PRELOAD = "nntrain.sweep.pools"  # imports the worker's module and what a local worker unpickles
+
 # What a BLAS reads at start-up for its number of threads: OpenBLAS, MKL, and OpenMP builds.
 BLAS_ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
@@ -22,7 +24,7 @@ def start():
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["nntrain.sweep.execute"])
+    context.set_forkserver_preload([PRELOAD])
     # The server, and so every worker, loads its BLAS with one thread: a pool of BLAS threads would
     # be made anew in every worker and spin at its first run (~0.1 s) on the cores the other workers
     # need. (A server already running in this process is used as it is.)

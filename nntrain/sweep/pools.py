@@ -1,0 +1,111 @@
+"""Where a sweep's runs run: a local process pool or a Dask cluster, behind one small interface.
+
+A pool is a context manager with ``description`` (sweep.json's ``backend``), ``submit(config, plots,
+run_dir)`` -> a future of the worker's outcome (see ``nntrain.sweep._worker.execute``),
+``as_completed(futures)`` and ``cancel(futures)`` -> the futures that will never run.
+
+The local pool's workers are forked from a server that imported this module (see
+``nntrain.sweep._forkserver``): so it imports what a local worker needs, the worker's own module and
+what the worker unpickles.
+"""
+
+# What a local worker unpickles: loaded once in the forkserver rather than in every worker.
+import multiprocessing.popen_forkserver
+import multiprocessing.sharedctypes
+import multiprocessing.synchronize  # noqa: F401
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+from ..errors import ConfigError, RunError
+from . import _forkserver as forkserver
+from ._worker import execute, execute_local, init_local_worker
+
+SCHEDULER_TIMEOUT = 5.0  # seconds to reach a Dask scheduler
+
+
+def default_workers():
+    """The cores this process may use."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+class LocalPool:
+    """``workers`` processes on this machine, forked from a server process that loaded what every run
+    needs once (see nntrain.sweep._forkserver).
+
+    Idle workers ignore SIGINT: Ctrl-C is the driver's. The driver sets a flag that a queued run
+    sees before it starts (it comes back "cancelled") and a running one after each step: fit then
+    writes a checkpoint and stops, as on SIGTERM (it comes back "interrupted", with its files).
+    """
+
+    def __init__(self, workers):
+        context = forkserver.start()
+        # A flag in shared memory, read without a lock: every step of every run reads it, and a lock
+        # shared by all workers would make them wait for each other.
+        self.stop = context.RawValue("b", 0)
+        self.executor = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=init_local_worker, initargs=(self.stop,)
+        )
+        self.description = {"kind": "local", "workers": workers}
+
+    def submit(self, config, plots, run_dir):
+        """Run ``config`` in a worker, which writes its run to ``run_dir`` itself."""
+        return self.executor.submit(execute_local, config, plots, run_dir)
+
+    def as_completed(self, futures):
+        return as_completed(futures)
+
+    def cancel(self, futures):
+        """Stop everything; returns the futures that never started."""
+        self.stop.value = 1
+        return [f for f in futures if f.cancel()]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.value = 1
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskCluster:
+    """The workers of a Dask distributed scheduler (``tcp://HOST:PORT``); needs ``nntrain[dask]`` here and
+    nntrain on the workers."""
+
+    def __init__(self, address):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ConfigError("--scheduler needs Dask: pip install 'nntrain[dask]'") from None
+        try:
+            self.client = Client(address, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
+        except ValueError as e:  # a malformed address
+            raise ConfigError(f"--scheduler {address}: {e}; expected tcp://HOST:PORT") from None
+        except (OSError, TimeoutError):
+            raise RunError(
+                f"--scheduler {address}: no Dask scheduler answered within {SCHEDULER_TIMEOUT:g} s "
+                "(is `dask scheduler` running there?)"
+            ) from None
+        self.description = {"kind": "dask", "scheduler": address}
+
+    def submit(self, config, plots, run_dir):
+        """Run ``config`` on a worker, which sends the run's files back (``run_dir`` is this machine's)."""
+        return self.client.submit(execute, config, plots, pure=False)
+
+    def as_completed(self, futures):
+        from distributed import as_completed as dask_as_completed
+
+        return dask_as_completed(futures, loop=self.client.loop)
+
+    def cancel(self, futures):
+        """Cancel every run that has not finished (one already running on a worker is abandoned)."""
+        running = [f for f in futures if not f.done()]
+        self.client.cancel(running)
+        return running
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.client.close()
