@@ -7,21 +7,15 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 import nntrain.sweep.execute as sweep_module
-from nntrain.cli import app
+from conftest import run_cli as run
 from nntrain.errors import ConfigError, NNTrainWarning, RunError
 from nntrain.training.fit import fit, resume
 from nntrain.runs.store import read_summary, read_weights
 from nntrain.sweep.execute import SweepInterrupted, parse_grid, plan_sweep, run_sweep
 
 XOR = Path(__file__).parent.parent / "configs" / "xor.yaml"
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def same_weights(a, b):
