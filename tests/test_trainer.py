@@ -292,8 +292,10 @@ def test_prepare_names_the_file_and_line_of_a_loaded_config(tmp_path):
         ({"source": "xor", "batch_size": 4, "split": {"val": 0.5, "test": 0.25}}, "data.batch_size: batch norm needs at least 2 examples per training batch"),
         (
             {"source": "xor", "batch_size": 3},
-            "data.batch_size: with 4 training examples the last batch of every epoch has 1 example, which batch "
-            "norm cannot normalise; set data.drop_last: true or another batch_size",
+            (
+                "data.batch_size: with 4 training examples the last batch of every epoch has 1 example, which batch "
+                "norm cannot normalise; set data.drop_last: true or another batch_size"
+            ),
         ),
     ],
 )
