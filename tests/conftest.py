@@ -1,9 +1,18 @@
+"""What the test modules share: a config from a dict, the command line in-process, gradient checks.
+
+pytest puts tests/ on sys.path (rootdir conftest), so test modules import these helpers with
+``from conftest import make_config, run_cli, gradient_errors``.
+"""
+
 import copy
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from nntrain.cli import app
 from nntrain.config import ExperimentConfig
+from nntrain.nn.gradcheck import numerical_gradient, relative_error
 
 XOR = {
     "name": "xor",
@@ -22,6 +31,29 @@ def make_config(base=XOR, **changes):
     raw = copy.deepcopy(base)
     raw.update(copy.deepcopy(changes))
     return ExperimentConfig.model_validate(raw)
+
+
+def run_cli(*args):
+    """``nntrain *args`` in-process (arguments may be paths): click's Result, with ``exit_code``,
+    ``stdout``, ``stderr`` and ``output`` (both). The terminal is 80 columns wide whatever the one
+    running the tests, so rich tables wrap the same everywhere."""
+    return CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "80"})
+
+
+def gradient_errors(objective, gradients, wrt):
+    """Relative errors of analytic gradients against central finite differences, by name (float64).
+
+    ``objective()``: a float computed from the arrays of ``wrt`` (name -> float64 array), which are
+    perturbed in place one entry at a time and restored. ``gradients()``: name -> d objective / d
+    wrt[name] at the current point; called once, after one ``objective()`` call (a backward pass
+    needs its forward); names it leaves out are not checked. The finite differences are
+    ``nntrain.nn.gradcheck.numerical_gradient``'s -- itself checked against a known derivative in
+    test_gradcheck -- and the error is its ``relative_error``.
+    """
+    objective()
+    # Copies: an op's backward writes into buffers that the forward passes below may reuse.
+    analytic = {name: np.array(grad, dtype=np.float64) for name, grad in gradients().items()}
+    return {name: relative_error(grad, numerical_gradient(objective, wrt[name])) for name, grad in analytic.items()}
 
 
 @pytest.fixture

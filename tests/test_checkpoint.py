@@ -112,41 +112,6 @@ def test_resume_errors(tmp_path):
         resume(run_dir)
 
 
-def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
-    from nntrain.runs import store as runs
-
-    path = tmp_path / "summary.json"
-    runs.write_json(path, {"status": "running"})
-
-    def full_disk(src, dst):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(runs.os, "replace", full_disk)
-    with pytest.raises(RunError, match=r"summary.json: cannot write: No space left on device; the previous version is kept"):
-        runs.write_json(path, {"status": "completed"})
-    assert json.loads(path.read_text()) == {"status": "running"}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
-
-
-
-def test_files_wait_for_the_disk_except_in_scratch_directories(tmp_path, monkeypatch):
-    import threading
-
-    from nntrain.runs import store as runs
-
-    synced = []
-    monkeypatch.setattr(runs.os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")))
-    runs.write_text(tmp_path / "a.txt", "a")
-    with runs.scratch_files():
-        runs.write_text(tmp_path / "b.txt", "b")
-        # Another thread (a Dask worker runs several runs at once) keeps its own setting.
-        other = threading.Thread(target=runs.write_text, args=(tmp_path / "c.txt", "c"))
-        other.start()
-        other.join()
-    runs.write_text(tmp_path / "d.txt", "d")
-    assert [Path(p).name for p in synced] == [".a.txt.tmp", ".c.txt.tmp", ".d.txt.tmp"]
-    assert [(tmp_path / f"{n}.txt").read_text() for n in "abcd"] == list("abcd")
-
 @pytest.mark.slow
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_real_signal_to_nntrain_fit(tmp_path, sig, code):

@@ -4,17 +4,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from nntrain.cli import app
+from conftest import run_cli as run
 from nntrain.runs.store import read_weights
 
 CONFIGS = Path(__file__).parent.parent / "configs"
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def test_fit_writes_a_run_and_says_where(in_tmp):

@@ -5,16 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from nntrain.cli import app
+from conftest import run_cli as run
 
 CONFIGS = Path(__file__).parent.parent / "configs"
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")

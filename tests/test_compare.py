@@ -7,10 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from rich.console import Console
-from typer.testing import CliRunner
 
-from conftest import make_config
-from nntrain.cli import app
+from conftest import make_config, run_cli as run
 from nntrain.runs.catalog import load_run
 from nntrain.runs.compare import (
     compare,
@@ -26,12 +24,6 @@ from nntrain.runs.plots import OVERLAY
 from nntrain.runs.store import read_columns
 from nntrain.runs.store import read_metrics, read_summary, write_json, write_metrics
 from test_plots import png_size
-
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "80"})
 
 
 def fits_80_columns(text):

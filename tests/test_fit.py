@@ -135,32 +135,6 @@ def test_early_stopping_restores_the_best_epoch(tmp_path):
     assert summary["best"]["loss"] == min(losses) == losses[best - 1]
 
 
-def test_early_stopping_mode_auto_maximises_accuracy():
-    from nntrain.training.callbacks import EarlyStopping
-
-    assert EarlyStopping(monitor="val_accuracy").mode == "max"
-    assert EarlyStopping(monitor="val_loss").mode == "min"
-    assert EarlyStopping(monitor="loss", mode="max").mode == "max"
-
-
-def test_the_columns_known_before_training_are_the_ones_logged(tmp_path):
-    # Early stopping's monitor is checked against them before anything is written.
-    from nntrain.training.trainer import prepare
-
-    config = make_config(
-        data={"source": "moons", "n_samples": 60, "batch_size": 16, "split": {"val": 0.25, "test": 0.2}},
-        model={"l2": 0.01, "layers": [{"units": 4, "activation": "tanh"}, {"units": 1, "activation": "sigmoid"}]},
-        training={"epochs": 2, "clip_norm": 1.0, "schedule": {"name": "cosine"}},
-    )
-    _, data, trainer = prepare(config)
-    columns = trainer.logged_columns(data)
-    assert columns == [
-        "loss", "data_loss", "penalty", "accuracy", "clipped_steps", "val_loss", "val_accuracy", "lr",
-    ]  # fmt: skip
-    logged = list(read_metrics(fit(config, run_dir=tmp_path / "run").run_dir)[0])
-    assert logged == ["epoch", *columns, "epoch_time_s"]
-
-
 def test_early_stopping_on_a_metric_that_is_not_logged(tmp_path):
     config = make_config(training={"early_stopping": {"monitor": "val_loss"}})
     with pytest.raises(ConfigError) as info:

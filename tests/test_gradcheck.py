@@ -3,17 +3,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from conftest import make_config
-from nntrain.cli import app
+from conftest import make_config, run_cli as run
 from nntrain.nn.gradcheck import check_gradients, numerical_gradient, relative_error
 from nntrain.training.gradcheck import check_config
 from nntrain.nn.losses import make_loss
 from nntrain.nn.model import build_model
 
 CONFIGS = Path(__file__).parent.parent / "configs"
-runner = CliRunner()
 
 DEEP = {
     "layers": [
@@ -145,10 +142,6 @@ def test_check_config_uses_the_runs_initial_weights_in_float64():
     loss.forward(model.forward(data.train.x, training=True, logits=True), data.train.y)
     model.backward(loss.backward(), logits=True)
     assert result.tensors[0].analytic_norm == pytest.approx(np.linalg.norm(model.grads[0]), rel=1e-5)
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def test_cli_prints_one_row_per_tensor_and_passes():

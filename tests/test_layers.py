@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nntrain.nn.gradcheck import numerical_gradient, relative_error
+from conftest import gradient_errors
 from nntrain.nn.layers import BatchNorm, Dense, Dropout
 
 
@@ -14,13 +14,11 @@ def check_op(op, x, rng):
         penalty = op.penalty() if hasattr(op, "penalty") else 0.0
         return float(np.sum(upstream * out)) + penalty
 
-    objective()
-    dx = op.backward(upstream.copy())
-    errors = {name: relative_error(op.grads[name].copy(), numerical_gradient(objective, p)) for name, p in op.params.items()}
-    if dx is not None:
-        dx = dx.copy()
-        errors["x"] = relative_error(dx, numerical_gradient(objective, x))
-    return errors
+    def gradients():
+        dx = op.backward(upstream.copy())
+        return {**op.grads, **({} if dx is None else {"x": dx})}
+
+    return gradient_errors(objective, gradients, {**op.params, "x": x})
 
 
 @pytest.mark.parametrize("l1,l2", [(0.0, 0.0), (0.1, 0.0), (0.0, 0.3), (0.05, 0.2)])

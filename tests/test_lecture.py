@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from nntrain.cli import app
+from conftest import run_cli
 from nntrain.config import load_config
 from nntrain.training.fit import fit
 from nntrain.training.gradcheck import check_config
@@ -98,9 +97,7 @@ def test_1_two_stacked_logistic_regressions_solve_it(tmp_path):
 
 
 def test_2_the_hand_set_network_reproduces_the_lectures_table():
-    result = CliRunner().invoke(
-        app, ["predict", str(ROOT / "configs" / "xor_reference.yaml"), "--trace", "--json", *"-i 0,0 -i 0,1 -i 1,0 -i 1,1".split()]
-    )
+    result = run_cli("predict", ROOT / "configs" / "xor_reference.yaml", "--trace", "--json", *"-i 0,0 -i 0,1 -i 1,0 -i 1,1".split())
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     # The slide's table: hidden σ(W1 x + b1) and output σ(W2 h + b2), small values to two significant

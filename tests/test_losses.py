@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nntrain.nn.gradcheck import numerical_gradient, relative_error
+from conftest import gradient_errors
 from nntrain.nn.losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -12,12 +12,7 @@ from nntrain.nn.losses import (
 
 
 def gradcheck(loss, out, y):
-    def objective():
-        return loss.forward(out, y)
-
-    objective()
-    analytic = loss.backward().copy()
-    return relative_error(analytic, numerical_gradient(objective, out))
+    return gradient_errors(lambda: loss.forward(out, y), lambda: {"out": loss.backward()}, {"out": out})["out"]
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (6, 1), (6, 3)])

@@ -3,21 +3,14 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from typer.testing import CliRunner
 
-from conftest import XOR, make_config
-from nntrain.cli import app
+from conftest import XOR, make_config, run_cli as run
 from nntrain.training.fit import fit
 from nntrain.nn.model import build_model
 from nntrain.runs.store import read_summary
 from nntrain.runs.summary import model_summary, size_text
 
 CONFIGS = Path(__file__).parent.parent / "configs"
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "80"})
 
 
 def write_config(path, **changes):

@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 import nntrain
-from nntrain.cli import app
+from conftest import run_cli as run
 from nntrain.errors import ConfigError, NNTrainWarning, RunError
 from nntrain.training.fit import fit, resume
 from nntrain.runs.store import read_summary, read_weights
@@ -19,11 +18,6 @@ from nntrain.sweep import SweepInterrupted, plan_sweep, pools, run_sweep
 from nntrain.sweep._forkserver import PRELOAD
 
 XOR = Path(__file__).parent.parent / "configs" / "xor.yaml"
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def same_weights(a, b):
