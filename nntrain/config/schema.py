@@ -185,7 +185,7 @@ class EarlyStoppingConfig(Section):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
 
     monitor: str = Field("val_loss", description="a logged column of metrics.csv, e.g. val_loss, val_accuracy")
-    mode: Literal["min", "max", "auto"] = Field("auto", description="auto: max for accuracy, min otherwise")
+    mode: Literal["min", "max", "auto"] = Field("auto", description="auto: max where higher is better (accuracy), else min")
     patience: int = Field(10, gt=0)
     min_delta: float = Field(0.0, ge=0)
     restore_best: bool = Field(True, description="end with the weights of the best epoch")
