@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import make_config
-from nntrain.data.prepare import Loader, Rows, Split, load_data, prepare_targets, split_indices, standardization
+from nntrain.data.prepare import Loader, Rows, Split, load_data, split_indices, standardization
+from nntrain.data.targets import prepare_targets
 from nntrain.errors import ConfigError, DataError
 
 SOFTMAX3 = {"layers": [{"units": 8}, {"units": 3, "activation": "softmax"}]}

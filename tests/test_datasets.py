@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import make_config
-from nntrain.data.sources import check_finite, load_table, read_csv
+from nntrain.data.csv import read_csv
+from nntrain.data.sources import check_finite, load_table
 from nntrain.errors import ConfigError, DataError
 
 SOFTMAX3 = {"layers": [{"units": 3, "activation": "softmax"}]}

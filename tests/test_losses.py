@@ -3,9 +3,14 @@ import pytest
 
 from nntrain.nn.gradcheck import numerical_gradient, relative_error
 from nntrain.nn.losses import (
+    BINARY,
+    LABELS,
+    LOSSES,
+    VALUES,
     BinaryCrossentropy,
     CategoricalCrossentropy,
     MeanSquaredError,
+    loss_class,
     make_loss,
     pairing_warning,
 )
@@ -124,3 +129,27 @@ def test_classifies_by_the_output_a_loss_pairs_with():
 
     assert classifies("binary_crossentropy") and classifies("categorical_crossentropy")
     assert not classifies("mse")
+
+
+def test_every_loss_describes_itself():
+    facts = {
+        name: (cls.targets, cls.activation, cls.classifies, cls.fuses) for name, cls in LOSSES.items()
+    }
+    assert facts == {
+        "mse": (VALUES, "linear", False, False),
+        "binary_crossentropy": (BINARY, "sigmoid", True, True),
+        "categorical_crossentropy": (LABELS, "softmax", True, True),
+    }
+    for cls in LOSSES.values():
+        assert cls.classifies == (cls.targets != VALUES)
+        assert set(cls.arguments) <= set(cls.config_arguments())  # bounds only for real arguments
+
+
+def test_config_arguments_are_the_constructors_but_from_logits():
+    for name in ("mse", "binary_crossentropy", "categorical_crossentropy"):
+        assert LOSSES[name].config_arguments() == {}
+
+
+def test_an_unknown_loss_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"^unknown loss 'l1'; known: mse, binary_crossentropy, categorical_crossentropy$"):
+        loss_class("l1")
