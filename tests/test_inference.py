@@ -143,6 +143,8 @@ def test_a_damaged_data_description(iris_run, tmp_path):
         ("binary_crossentropy", 1, "sigmoid", "binary"),
         ("binary_crossentropy", 2, "sigmoid", "multilabel"),
         ("mse", 2, "linear", "regression"),
+        ("mae", 1, "linear", "regression"),
+        ({"name": "huber", "delta": 0.5}, 1, "linear", "regression"),
     ],
 )
 def test_what_a_predictor_answers_follows_the_targets_its_loss_takes(loss, units, activation, kind):

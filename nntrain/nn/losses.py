@@ -5,11 +5,11 @@ gradient with respect to that output. Sigmoid + binary cross-entropy and softmax
 cross-entropy are computed from the logits (``from_logits=True``): the pair has the simple, stable
 gradient ``(p - y) / n`` and no ``log(0)``; the model then skips its output activation in training.
 
-Conventions: outputs are (batch, units). Binary cross-entropy and MSE take targets of the same shape
-and average over every element (Keras: mean over units, then over the batch). Categorical
-cross-entropy takes integer class labels (batch,) or one-hot rows (batch, classes) and averages over
-the batch. ``prediction`` holds the network's output activations after ``forward`` (probabilities for
-the fused pairs), which is what metrics look at.
+Conventions: outputs are (batch, units). Binary cross-entropy and the regression losses (MSE, MAE,
+Huber) take targets of the same shape and average over every element (Keras: mean over units, then
+over the batch). Categorical cross-entropy takes integer class labels (batch,) or one-hot rows
+(batch, classes) and averages over the batch. ``prediction`` holds the network's output activations
+after ``forward`` (probabilities for the fused pairs), which is what metrics look at.
 
 Every loss class describes itself (see ``Loss``): the rest of the program asks it what targets it
 takes, which output it pairs with and whether it classifies, and never compares loss names. To add a
@@ -105,6 +105,48 @@ class MeanSquaredError(Loss):
 
     def backward(self):
         return np.multiply(self._diff, 2.0 / self._diff.size, out=self._grad_buffer())
+
+
+class MeanAbsoluteError(Loss):
+    """L = mean(|a - y|); its gradient at a = y is taken as 0 (sign(0), as PyTorch's L1 loss)."""
+
+    def __init__(self):
+        super().__init__(from_logits=False)
+
+    def forward(self, a, y):
+        self.prediction = a
+        self._diff = np.subtract(a, y, out=self._buffer("diff", a.shape, a.dtype))
+        absolute = np.abs(self._diff, out=self._buffer("abs", a.shape, a.dtype))
+        return float(absolute.sum(dtype=np.float64)) / self._diff.size
+
+    def backward(self):
+        grad = np.sign(self._diff, out=self._grad_buffer())
+        grad *= 1.0 / self._diff.size
+        return grad
+
+
+class Huber(Loss):
+    """L = mean(h(a - y)), h(d) = d^2 / 2 where |d| <= delta, else delta (|d| - delta / 2) (Keras, PyTorch).
+
+    Quadratic near the target, linear (as MAE) beyond ``delta``, so outliers pull with a force of at
+    most ``delta``. With c = clip(d, -delta, delta), h(d) = c (d - c / 2) and dh/dd = c.
+    """
+
+    arguments: ClassVar[dict] = {"delta": {"gt": 0, "description": "where the loss turns from quadratic to linear"}}
+
+    def __init__(self, delta: float = 1.0):
+        super().__init__(from_logits=False)
+        self._check(delta=delta)
+        self.delta = delta
+
+    def forward(self, a, y):
+        self.prediction = a
+        d = np.subtract(a, y, out=self._buffer("diff", a.shape, a.dtype))
+        self._clipped = c = np.clip(d, -self.delta, self.delta, out=self._buffer("clipped", a.shape, a.dtype))
+        return (float(np.vdot(c, d)) - 0.5 * float(np.vdot(c, c))) / d.size
+
+    def backward(self):
+        return np.multiply(self._clipped, 1.0 / self._clipped.size, out=self._grad_buffer())
 
 
 class BinaryCrossentropy(Loss):
@@ -216,6 +258,8 @@ LOSSES = {
     "mse": MeanSquaredError,
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
+    "mae": MeanAbsoluteError,
+    "huber": Huber,
 }
 
 # The lecture's table of outputs and losses, as the pairing warning quotes it.
