@@ -11,7 +11,7 @@ import yaml
 from nntrain.config import dump_config, load_config, parse_config
 from nntrain.config.losses import LOSS_SECTIONS
 from nntrain.errors import ConfigError
-from nntrain.nn.losses import LOSSES, Huber, MeanSquaredError
+from nntrain.nn.losses import LOSSES, Huber, MeanSquaredError, make_loss
 
 ROOT = Path(__file__).parent.parent
 
@@ -42,6 +42,7 @@ def test_a_bare_name_and_a_mapping_are_the_same_loss():
     assert (huber.name, huber.delta, str(huber)) == ("huber", 0.5, "huber(delta=0.5)")
     built = huber.build("linear")
     assert isinstance(built, Huber) and built.delta == 0.5
+    assert make_loss(huber, "linear").delta == 0.5  # a section passed as the loss brings its arguments
     assert parsed("loss: huber\n").loss.delta == 1.0
 
 

@@ -286,11 +286,14 @@ def classifies(loss):
 
 
 def make_loss(loss, output_activation, **arguments):
-    """The loss ``loss`` (a name) for a network whose last layer uses ``output_activation``.
+    """The loss ``loss`` for a network whose last layer uses ``output_activation``.
 
-    ``arguments``: its constructor's (a config's loss keys but ``name``). A loss that fuses with its
-    activation is computed from the logits when the output layer has that activation.
+    ``loss``: a name, with ``arguments`` its constructor's, or a config's loss section, which holds
+    them (``arguments()``). A loss that fuses with its activation is computed from the logits when the
+    output layer has that activation.
     """
+    if not isinstance(loss, str):
+        arguments = {**loss.arguments(), **arguments}
     cls = loss_class(loss)
     if cls.fuses:
         return cls(**arguments, from_logits=output_activation == cls.activation)
