@@ -1,10 +1,12 @@
 """The data side of the command line: fit on files and built-in sets, eval --split, predict on a CSV."""
 
+import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from conftest import run_cli as run
 
@@ -159,3 +161,76 @@ def test_digits_reaches_97_percent_on_its_test_split(in_tmp):
     assert result.exit_code == 0, result.output
     test = json.loads(run("eval", "digits", "--split", "test", "--json").stdout)
     assert test["examples"] == 360 and test["accuracy"] >= 0.97
+
+
+# --------------------------------------------------------------------------------------------------
+# The regression losses mae and huber end to end: config, CSV targets, fit, eval, predict, summary, gradcheck
+
+REGRESSION = """\
+name: {name}
+seed: 0
+data: {{source: csv, path: r.csv, target: price, split: {{val: 0.25}}, standardize: true, batch_size: 16}}
+model:
+  layers:
+    - {{units: 8, activation: tanh}}
+    - {{units: 1, activation: linear}}
+loss: {loss}
+optimizer: {{name: adam, lr: 0.02}}
+training: {{epochs: 40}}
+metrics: [mae]
+"""
+
+
+def write_regression_csv(path="r.csv"):
+    """price = 3 a - 2 b + 10 (+ small noise): every target a different number, none a small integer."""
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(-1, 1, 80), rng.uniform(-1, 1, 80)
+    price = 3 * a - 2 * b + 10 + rng.normal(0, 0.05, 80)
+    Path(path).write_text("a,b,price\n" + "".join(f"{x:.4f},{y:.4f},{p:.4f}\n" for x, y, p in zip(a, b, price)))
+    return price
+
+
+@pytest.mark.parametrize("loss", ["mae", "{name: huber, delta: 0.5}"])
+def test_a_regression_loss_end_to_end(in_tmp, loss):
+    write_regression_csv()
+    Path("c.yaml").write_text(REGRESSION.format(name="reg", loss=loss))
+    fitted = run("fit", "c.yaml", "-q", "--no-plots", "--run-dir", "r")
+    assert fitted.exit_code == 0, fitted.output
+    saved = yaml.safe_load(Path("r/config.yaml").read_text())["loss"]
+    assert saved == ("mae" if loss == "mae" else {"name": "huber", "delta": 0.5})
+    assert "classes" not in json.loads(Path("r/data.json").read_text())  # the target was read as numbers
+
+    rows = list(csv.DictReader(Path("r/metrics.csv").read_text().splitlines()))
+    assert {"loss", "mae", "val_loss", "val_mae"} <= set(rows[0])  # the mae metric beside the loss
+    first, last = rows[0], rows[-1]
+    assert float(first["val_mae"]) > 5 and float(last["val_mae"]) < 1  # it learnt: the targets lie around 10
+    if loss == "mae":  # the loss is the metric, batch by batch
+        assert float(last["loss"]) == pytest.approx(float(last["mae"]), rel=1e-5)
+
+    evaluated = run("eval", "r", "--split", "val", "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    record = json.loads(evaluated.stdout)
+    assert record["examples"] == 20 and record["mae"] == pytest.approx(float(last["val_mae"]), rel=1e-5)
+
+    Path("in.csv").write_text("a,b\n0.5,0.25\n-0.5,0.5\n")
+    predicted = run("predict", "r", "in.csv")
+    assert predicted.exit_code == 0, predicted.output
+    lines = predicted.stdout.splitlines()
+    assert lines[0] == "a,b,predicted_price"
+    values = [float(line.split(",")[2]) for line in lines[1:]]
+    assert values == pytest.approx([11.0, 7.5], abs=1.0)  # 3 a - 2 b + 10, roughly, after 40 epochs
+    proba = run("predict", "r", "in.csv", "--proba")
+    name = "mae" if loss == "mae" else "huber"
+    assert (proba.exit_code, proba.stderr) == (2, f"error: --proba: the run regresses (loss {name}); it has no class probabilities\n")
+
+    summary = run("summary", "r", "--json")
+    assert summary.exit_code == 0 and json.loads(summary.stdout)["total_params"] == 2 * 8 + 8 + 8 + 1
+    checked = run("gradcheck", "c.yaml")
+    assert checked.exit_code == 0, checked.output
+    assert checked.stdout.splitlines()[-1].startswith("ok: largest relative error")
+
+
+def test_a_bad_huber_delta_names_the_key_and_line(in_tmp):
+    write_regression_csv()
+    message = fit_error(REGRESSION.format(name="reg", loss="{name: huber, delta: -1}"))
+    assert message == "error: c.yaml, line 8: loss.delta: Input should be greater than 0; got -1"

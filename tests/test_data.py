@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import make_config
-from nntrain.data.prepare import Loader, Rows, Split, load_data, prepare_targets, split_indices, standardization
+from nntrain.data.prepare import Loader, Rows, Split, load_data, split_indices, standardization
+from nntrain.data.targets import prepare_targets
 from nntrain.errors import ConfigError, DataError
 
 SOFTMAX3 = {"layers": [{"units": 8}, {"units": 3, "activation": "softmax"}]}
@@ -52,6 +53,33 @@ def test_output_units_must_fit_the_targets(units, loss, y, n_classes, message):
     with pytest.raises((DataError, ConfigError)) as info:
         prepare_targets(np.array(y), cfg, n_classes)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("loss", ["mae", "huber", {"name": "huber", "delta": 0.5}])
+def test_regression_losses_take_values(loss):
+    cfg = make_config(model={"layers": [{"units": 2, "activation": "linear"}]}, loss=loss, metrics=[])
+    y = prepare_targets(np.array([[0.5, 7.0], [-2.0, 3.0]]), cfg)
+    np.testing.assert_array_equal(y, [[0.5, 7.0], [-2.0, 3.0]])
+    assert y.dtype == np.float32
+    with pytest.raises(ConfigError, match=r"^model.layers.0.units: the data has 1 target columns but the output layer has 2 units"):
+        prepare_targets(np.array([1.0, 2.0]), cfg)
+
+
+def test_a_csv_regression_with_mae_splits_unstratified_and_keeps_its_values(tmp_path):
+    path = tmp_path / "d.csv"
+    values = np.round(np.linspace(-3, 3, 20), 2)
+    path.write_text("a,y\n" + "".join(f"{i},{v}\n" for i, v in enumerate(values)))
+    cfg = config(
+        {"source": "csv", "path": str(path), "target": "y", "split": {"val": 0.25}},
+        model={"layers": [{"units": 1, "activation": "linear"}]},
+        loss="mae",
+        dtype="float64",
+    )
+    data = load_data(cfg, np.random.default_rng(0))
+    assert (len(data.train), len(data.splits["val"])) == (15, 5)
+    together = np.concatenate([data.train.y[:, 0], data.splits["val"].y[:, 0]])
+    np.testing.assert_array_equal(np.sort(together), values)  # values, not labels 0..19
+    assert "classes" not in data.meta
 
 
 def test_units_are_checked_against_the_class_names(tmp_path):

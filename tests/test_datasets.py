@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import make_config
-from nntrain.data.sources import check_finite, load_table, read_csv
+from nntrain.data.csv import read_csv
+from nntrain.data.sources import check_finite, load_table
 from nntrain.errors import ConfigError, DataError
 
 SOFTMAX3 = {"layers": [{"units": 3, "activation": "softmax"}]}
@@ -109,6 +110,23 @@ def test_csv_features_and_regression_targets(tmp_path):
     assert t.features == ["b", "a"] and t.targets == ["t1", "t2"] and t.classes is None
     np.testing.assert_array_equal(t.x, [[2, 1], [4, 3]])
     np.testing.assert_array_equal(t.y, [[0.5, 1.5], [2.5, 3.5]])
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae", "huber", {"name": "huber", "delta": 0.5}])
+def test_csv_target_of_a_regression_loss_is_read_as_numbers(tmp_path, loss):
+    # A single target column is class labels only for a loss that classifies: a regression loss reads
+    # its values (not the index of each distinct value, which a test of the name "mse" once gave).
+    path = write(tmp_path / "d.csv", "a,y\n1,2.5\n2,-1\n3,10\n4,2.5\n")
+    t = table({"source": "csv", "path": path, "target": "y"}, model=LINEAR1, loss=loss)
+    assert not t.labels and t.classes is None
+    np.testing.assert_array_equal(t.y, [[2.5], [-1.0], [10.0], [2.5]])
+
+
+def test_npz_targets_of_a_regression_loss_are_values(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.arange(6.0).reshape(3, 2), y=np.array([0.0, 1.0, 2.0]))
+    for loss, labels in (("mae", False), ("huber", False), ("categorical_crossentropy", True), ("binary_crossentropy", True)):
+        assert table({"source": "npz", "path": str(path)}, loss=loss).labels is labels
 
 
 def test_csv_reader_keeps_file_line_numbers(tmp_path):

@@ -134,3 +134,22 @@ def test_a_damaged_data_description(iris_run, tmp_path):
     (copy / "data.json").write_text("{not json")
     with pytest.raises(RunError, match=r"data.json: damaged data description"):
         evaluate_run(copy, "test")
+
+
+@pytest.mark.parametrize(
+    "loss,units,activation,kind",
+    [
+        ("categorical_crossentropy", 3, "softmax", "classes"),
+        ("binary_crossentropy", 1, "sigmoid", "binary"),
+        ("binary_crossentropy", 2, "sigmoid", "multilabel"),
+        ("mse", 2, "linear", "regression"),
+        ("mae", 1, "linear", "regression"),
+        ({"name": "huber", "delta": 0.5}, 1, "linear", "regression"),
+    ],
+)
+def test_what_a_predictor_answers_follows_the_targets_its_loss_takes(loss, units, activation, kind):
+    from nntrain.nn.model import build_model
+    from nntrain.runs.inference import Predictor
+
+    config = make_config(model={"layers": [{"units": units, "activation": activation}]}, loss=loss, metrics=[])
+    assert Predictor(config, build_model(config, 2, np.random.default_rng(0)), {}).kind == kind

@@ -3,9 +3,17 @@ import pytest
 
 from conftest import gradient_errors
 from nntrain.nn.losses import (
+    BINARY,
+    LABELS,
+    LOSSES,
+    VALUES,
     BinaryCrossentropy,
     CategoricalCrossentropy,
+    Huber,
+    MeanAbsoluteError,
     MeanSquaredError,
+    classifies,
+    loss_class,
     make_loss,
     pairing_warning,
 )
@@ -119,3 +127,116 @@ def test_classifies_by_the_output_a_loss_pairs_with():
 
     assert classifies("binary_crossentropy") and classifies("categorical_crossentropy")
     assert not classifies("mse")
+
+
+# --------------------------------------------------------------------------------------------------
+# The regression losses MAE and Huber, and what every loss says about itself
+
+
+def away_from(rng, shape, kinks, margin=0.05):
+    """Differences d = a - y, uniform in [-3, 3] but at least ``margin`` from every kink (the finite
+    difference is wrong within eps of one)."""
+    d = rng.uniform(-3, 3, shape)
+    for kink in kinks:
+        near = np.abs(d - kink) < margin
+        d[near] = kink + np.where(d[near] < kink, -margin, margin)
+    return d
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (6, 1), (6, 3)])
+def test_mae_gradient_and_value(shape, rng):
+    # |d| has a kink at d = 0: the check keeps every d at least 0.05 from it.
+    y = rng.normal(size=shape)
+    a = y + away_from(rng, shape, kinks=[0.0])
+    loss = MeanAbsoluteError()
+    assert loss.forward(a, y) == pytest.approx(np.mean(np.abs(a - y)), rel=1e-12)
+    assert gradcheck(loss, a, y) < 1e-8
+
+
+def test_mae_gradient_is_zero_at_the_target():
+    loss = MeanAbsoluteError()
+    loss.forward(np.array([[1.0, 2.0]]), np.array([[1.0, 0.0]]))
+    np.testing.assert_array_equal(loss.backward(), [[0.0, 0.5]])
+
+
+def huber_reference(d, delta):
+    return np.mean(np.where(np.abs(d) <= delta, 0.5 * d**2, delta * (np.abs(d) - 0.5 * delta)))
+
+
+@pytest.mark.parametrize("delta", [0.3, 1.0, 2.5])
+@pytest.mark.parametrize("shape", [(1, 1), (6, 1), (6, 3)])
+def test_huber_gradient_and_value(delta, shape, rng):
+    # Both pieces are checked; d keeps away from +-delta, where the second derivative jumps.
+    y = rng.normal(size=shape)
+    a = y + away_from(rng, shape, kinks=[-delta, delta])
+    loss = Huber(delta)
+    assert loss.forward(a, y) == pytest.approx(huber_reference(a - y, delta), rel=1e-12)
+    assert gradcheck(loss, a, y) < 1e-8
+
+
+def test_huber_is_half_mse_near_the_target_and_delta_times_mae_beyond():
+    y = np.zeros((4, 1))
+    small, large = np.full((4, 1), 0.5), np.full((4, 1), 10.0)
+    assert Huber(1.0).forward(small, y) == pytest.approx(0.5 * MeanSquaredError().forward(small, y))
+    assert Huber(2.0).forward(large, y) == pytest.approx(2.0 * (10.0 - 1.0))
+    huber = Huber(2.0)
+    huber.forward(large, y)
+    np.testing.assert_allclose(huber.backward(), np.full((4, 1), 2.0 / 4))  # the pull is capped at delta
+
+
+@pytest.mark.parametrize("delta", [0.0, -1.0])
+def test_huber_rejects_a_delta_that_is_not_positive(delta):
+    with pytest.raises(ValueError, match=rf"^delta must be greater than 0. Received: delta={delta}$"):
+        Huber(delta)
+
+
+@pytest.mark.parametrize("name", ["mae", "huber"])
+def test_regression_losses_float32_into_reused_buffers(name, rng):
+    out = rng.normal(size=(8, 3)).astype(np.float32)
+    y = rng.normal(size=(8, 3)).astype(np.float32)
+    loss = make_loss(name, "linear")
+    loss.forward(out, y)
+    grad = loss.backward()
+    assert loss.prediction is out and grad.dtype == np.float32
+    out *= 2
+    loss.forward(out, y)
+    assert loss.backward() is grad
+
+
+def test_every_loss_describes_itself():
+    facts = {
+        name: (cls.targets, cls.activation, cls.classifies, cls.fuses) for name, cls in LOSSES.items()
+    }
+    assert facts == {
+        "mse": (VALUES, "linear", False, False),
+        "binary_crossentropy": (BINARY, "sigmoid", True, True),
+        "categorical_crossentropy": (LABELS, "softmax", True, True),
+        "mae": (VALUES, "linear", False, False),
+        "huber": (VALUES, "linear", False, False),
+    }
+    for cls in LOSSES.values():
+        assert cls.classifies == (cls.targets != VALUES)
+        assert set(cls.arguments) <= set(cls.config_arguments())  # bounds only for real arguments
+
+
+def test_config_arguments_are_the_constructors_but_from_logits():
+    assert Huber.config_arguments() == {
+        "delta": (float, 1.0, {"gt": 0, "description": "where the loss turns from quadratic to linear"})
+    }
+    for name in ("mse", "mae", "binary_crossentropy", "categorical_crossentropy"):
+        assert LOSSES[name].config_arguments() == {}
+
+
+def test_make_loss_passes_the_arguments_and_pairs_the_regression_losses_with_linear():
+    assert make_loss("huber", "linear", delta=0.25).delta == 0.25
+    assert make_loss("huber", "linear").delta == 1.0
+    assert not make_loss("mae", "linear").from_logits
+    assert pairing_warning("mae", "linear") is None and pairing_warning("huber", "linear") is None
+    message = pairing_warning("huber", "sigmoid")
+    assert message.startswith("output activation 'sigmoid' does not match loss 'huber': the lecture pairs huber with a linear output")
+    assert classifies("binary_crossentropy") and not classifies("mae") and not classifies("huber")
+
+
+def test_an_unknown_loss_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"^unknown loss 'l1'; known: mse, binary_crossentropy, categorical_crossentropy, mae, huber$"):
+        loss_class("l1")

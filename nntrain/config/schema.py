@@ -11,13 +11,13 @@ import yaml
 from pydantic import Field, PositiveFloat, PrivateAttr, model_validator
 
 from ..errors import ConfigError
-from ..nn.losses import LOSSES
+from ..nn.losses import classifies
 from ..nn.metrics import METRICS
 from ..nn.model import MAX_UNITS
 from .layers import LayerConfig
+from .losses import LossConfig
 from .section import Section, dotted, inconsistent
 
-LossName = Literal[tuple(LOSSES)]
 MetricName = Literal[tuple(METRICS)]
 
 # libyaml's safe loader and dumper where PyYAML has them: the same documents, several times faster
@@ -185,7 +185,7 @@ class EarlyStoppingConfig(Section):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
 
     monitor: str = Field("val_loss", description="a logged column of metrics.csv, e.g. val_loss, val_accuracy")
-    mode: Literal["min", "max", "auto"] = Field("auto", description="auto: max for accuracy, min otherwise")
+    mode: Literal["min", "max", "auto"] = Field("auto", description="auto: max where higher is better (accuracy), else min")
     patience: int = Field(10, gt=0)
     min_delta: float = Field(0.0, ge=0)
     restore_best: bool = Field(True, description="end with the weights of the best epoch")
@@ -220,7 +220,7 @@ class ExperimentConfig(Section):
     dtype: Literal["float32", "float64"] = "float32"
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig
-    loss: LossName
+    loss: LossConfig = Field(description="a loss name, or {name: <loss>, <its constructor's arguments>}")
     optimizer: OptimizerConfig = Field(default_factory=lambda: AdamConfig(name="adam"))
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     metrics: list[MetricName] = Field(default_factory=list)
@@ -238,8 +238,8 @@ class ExperimentConfig(Section):
                 "dropout on the output layer would drop predictions; use keep_prob on hidden layers",
             )
         for i, metric in enumerate(self.metrics):
-            if METRICS[metric].classification and self.loss == "mse":
-                raise inconsistent(("metrics", i), f"{metric!r} needs a classification loss, not 'mse'")
+            if METRICS[metric].classification and not classifies(self.loss):
+                raise inconsistent(("metrics", i), f"{metric!r} needs a classification loss, not {self.loss.name!r}")
         return self
 
     def error(self, loc, message):

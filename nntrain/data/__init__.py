@@ -1,2 +1,3 @@
-"""Data: where examples come from (``sources``), how they become splits of rows in the loss's form
-(``prepare``), and the batches of an epoch."""
+"""Data: where examples come from (``sources``: built-in sets, NumPy files, scikit-learn; ``csv``; each
+a ``table.Table``), how they become splits of rows with targets in the loss's form (``prepare``,
+``targets``), and the batches of an epoch."""

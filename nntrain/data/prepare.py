@@ -1,11 +1,11 @@
 """Data: a config's data set as splits of rows, with targets in the loss's form, and the batch loader.
 
 ``load_data`` reads or generates the examples (``nntrain.data.sources``), fits the targets to the loss and
-the output layer, splits them (seeded; stratified for classification), standardises x with statistics
+the output layer (``nntrain.data.targets``), splits them (seeded; stratified for classification), standardises x with statistics
 of the training split only and converts it to the config's dtype. The result is a ``Dataset``:
 
-- each split's x: (n, features) rows; y: integer class labels (n,) for categorical cross-entropy,
-  (n, outputs) floats otherwise;
+- each split's x: (n, features) rows; y: integer class labels (n,) for a loss that takes labels
+  (categorical cross-entropy), (n, outputs) floats otherwise;
 - ``meta``: what a run keeps to use its data again (data.json): feature, target and class names
   where they are not the defaults, and the standardisation's mean and std.
 
@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .sources import BLOCK_BYTES, DEFAULT_TARGETS, default_features, load_table
 from ..errors import DataError
+from .sources import load_table
+from .table import BLOCK_BYTES, DEFAULT_TARGETS, default_features
+from .targets import class_count, prepare_targets, stratify_labels
 
 
 @dataclass
@@ -119,135 +121,81 @@ def load_data(config, rng, meta=None):
     d = config.data
     meta = meta or {}
     table = load_table(config, rng, classes=meta.get("classes"))
-    parts = {"train": (table.x, table.y), **table.parts}
-    n_classes = _class_count(table, parts, config)
-    # Memory-mapped x stays in its file: Rows read it batch by batch.
-    parts = {
-        name: (Rows(x, None, config.dtype) if isinstance(x, np.memmap) else x, prepare_targets(y, config, n_classes, table.origin))
-        for name, (x, y) in parts.items()
-    }
+    parts = _fitted_parts(table, config)
     for name, share in (("val", d.split.val), ("test", d.split.test)):
         if share and name in table.parts:
             raise config.error(
                 ("data", "split", name),
                 f"{table.origin} has its own {name} split (x_{name}, y_{name}); remove data.split.{name}",
             )
-    x, y = parts["train"]
-    held_out = split_indices(len(x), {"val": d.split.val, "test": d.split.test}, stratify_labels(y, config), rng)
-    if held_out:
-        train_index = _complement(len(x), held_out.values())
-        if len(train_index) == 0:
-            raise config.error(
-                ("data", "split"),
-                f"val {d.split.val:g} and test {d.split.test:g} of {len(x)} examples leave no training examples",
-            )
-        parts["train"] = (_take(x, train_index), y[train_index])
-        parts.update({name: (_take(x, idx), y[idx]) for name, idx in held_out.items()})
+    parts = _split(parts, config, rng)
     n_train, n_features = parts["train"][0].shape
     if d.drop_last and n_train < d.batch_size:
         raise config.error(
             ("data", "batch_size"),
             f"with drop_last, a batch of {d.batch_size} leaves no batch of the {n_train} training examples",
         )
-
-    # data.json keeps what using the run again needs beyond its config: names that differ from the
-    # defaults (x1, x2, ...; y) and the standardisation's statistics.
-    meta_out = {}
-    if table.features != default_features(n_features):
-        meta_out["features"] = table.features
-    if table.targets != DEFAULT_TARGETS:
-        meta_out["targets"] = table.targets
-    if table.classes is not None:
-        meta_out["classes"] = table.classes
+    meta_out = _names(table, n_features)
     if d.standardize:
-        if "standardize" in meta:
-            mean, std = (np.asarray(meta["standardize"][k], dtype=np.float64) for k in ("mean", "std"))
-            if mean.shape != (n_features,) or std.shape != (n_features,):
-                raise DataError(
-                    f"{table.origin}: the run standardised {mean.size} features, but the data now has {n_features}"
-                )
-        else:
-            mean, std = standardization(parts["train"][0])
-        parts = {name: (standardize(x, mean, std), y) for name, (x, y) in parts.items()}
-        meta_out["standardize"] = {"mean": mean.tolist(), "std": std.tolist()}
+        parts, meta_out["standardize"] = _standardized(parts, meta.get("standardize"), table.origin, n_features)
     splits = {
         name: Split(x if isinstance(x, Rows) else np.asarray(x, dtype=config.dtype), y) for name, (x, y) in parts.items()
     }
     return Dataset(train=splits["train"], splits=splits, meta=meta_out)
 
 
-def _class_count(table, parts, config):
-    """Number of classes for categorical cross-entropy: from the names, else the largest label + 1.
+def _fitted_parts(table, config):
+    """The table's parts ({"train": (x, y), and a file's own "val" / "test"}) with targets in the loss's form."""
+    parts = {"train": (table.x, table.y), **table.parts}
+    n_classes = class_count(table, parts, config)
+    # Memory-mapped x stays in its file: Rows read it batch by batch.
+    return {
+        name: (Rows(x, None, config.dtype) if isinstance(x, np.memmap) else x, prepare_targets(y, config, n_classes, table.origin))
+        for name, (x, y) in parts.items()
+    }
 
-    Binary cross-entropy on a class column needs exactly two classes."""
-    if config.loss == "binary_crossentropy" and table.labels:
-        n = len(table.classes) if table.classes is not None else int(np.max(table.y, initial=0)) + 1
-        if n != 2:
-            names = f" ({', '.join(table.classes)})" if table.classes else ""
-            raise config.error(
-                ("loss",),
-                f"binary_crossentropy needs two classes; {table.origin} has {n}{names}: use a softmax output "
-                "layer with one unit per class and categorical_crossentropy",
-            )
-        return None
-    if config.loss != "categorical_crossentropy":
-        return None
+
+def _split(parts, config, rng):
+    """``parts`` with the config's val and test shares drawn from the training part (seeded, stratified)."""
+    d = config.data
+    x, y = parts["train"]
+    held_out = split_indices(len(x), {"val": d.split.val, "test": d.split.test}, stratify_labels(y, config), rng)
+    if not held_out:
+        return parts
+    train_index = _complement(len(x), held_out.values())
+    if len(train_index) == 0:
+        raise config.error(
+            ("data", "split"),
+            f"val {d.split.val:g} and test {d.split.test:g} of {len(x)} examples leave no training examples",
+        )
+    parts = {**parts, "train": (_take(x, train_index), y[train_index])}
+    parts.update({name: (_take(x, idx), y[idx]) for name, idx in held_out.items()})
+    return parts
+
+
+def _names(table, n_features):
+    """What data.json keeps of the names: those that differ from the defaults (x1, x2, ...; y), and the classes."""
+    meta = {}
+    if table.features != default_features(n_features):
+        meta["features"] = table.features
+    if table.targets != DEFAULT_TARGETS:
+        meta["targets"] = table.targets
     if table.classes is not None:
-        return len(table.classes)
-    counts = []
-    for _, y in parts.values():
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] > 1:
-            counts.append(y.shape[1])  # one-hot rows
-        elif y.size and y.dtype.kind in "biuf" and np.all(y == np.round(y)) and y.min() >= 0:
-            counts.append(int(y.max()) + 1)
-    return max(counts) if counts else None
+        meta["classes"] = table.classes
+    return meta
 
 
-def prepare_targets(y, config, n_classes=None, origin=None):
-    """Targets in the form the loss takes, checked against the output layer.
-
-    categorical_crossentropy: integer labels (n,) (one-hot rows become labels); the output layer must
-    have one unit per class (``n_classes``, default: the largest label + 1).
-    binary_crossentropy and mse: (n, units) floats, one column per output unit.
-    ``origin`` names the data in messages about its values.
-    """
-    where = f"{origin}: " if origin else ""
-    last = len(config.model.layers) - 1
-    units = config.model.layers[last].units
-    units_loc = ("model", "layers", last, "units")
-    y = np.asarray(y)
-    if config.loss == "categorical_crossentropy":
-        if y.ndim == 2 and y.shape[1] > 1:
-            if y.shape[1] != units:
-                raise config.error(units_loc, f"the targets are one-hot rows of {y.shape[1]} classes, but the output layer has {units} units")
-            y = y.argmax(axis=1)
-        y = y.reshape(len(y))
-        labels = y.astype(np.int64)
-        if not np.array_equal(labels, y) or (labels.size and labels.min() < 0):
-            raise DataError(f"{where}categorical_crossentropy needs class labels 0, 1, ..., K-1 as targets")
-        n = n_classes if n_classes is not None else int(labels.max()) + 1
-        if n != units:
-            raise config.error(units_loc, f"the data has {n} classes but the output layer has {units} units; set its units to {n}")
-        return labels
-    y = np.asarray(y, dtype=config.dtype)
-    if y.ndim == 1:
-        y = y[:, None]
-    if y.shape[1] != units:
-        what = "target columns" if config.loss == "mse" else "binary targets per row"
-        raise config.error(units_loc, f"the data has {y.shape[1]} {what} but the output layer has {units} units; set its units to {y.shape[1]}")
-    if config.loss == "binary_crossentropy" and ((y < 0) | (y > 1)).any():
-        raise DataError(f"{where}binary_crossentropy needs targets between 0 and 1 (two classes: labels 0 and 1)")
-    return y
-
-
-def stratify_labels(y, config):
-    """Class labels (n,) to stratify the split by, or None for regression and multi-label targets."""
-    if config.loss == "categorical_crossentropy":
-        return y
-    if config.loss == "binary_crossentropy" and y.shape[1] == 1 and np.isin(y, (0, 1)).all():
-        return y[:, 0].astype(np.int64)
-    return None
+def _standardized(parts, stats, origin, n_features):
+    """(parts with x standardised, the statistics as data.json keeps them): a run's ``stats`` where
+    given (eval, predict), else the training split's."""
+    if stats:
+        mean, std = (np.asarray(stats[k], dtype=np.float64) for k in ("mean", "std"))
+        if mean.shape != (n_features,) or std.shape != (n_features,):
+            raise DataError(f"{origin}: the run standardised {mean.size} features, but the data now has {n_features}")
+    else:
+        mean, std = standardization(parts["train"][0])
+    parts = {name: (standardize(x, mean, std), y) for name, (x, y) in parts.items()}
+    return parts, {"mean": mean.tolist(), "std": std.tolist()}
 
 
 # --------------------------------------------------------------------------------------------------

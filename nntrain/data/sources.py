@@ -1,61 +1,22 @@
-"""Where examples come from: the built-in generated sets, CSV tables, NumPy files and scikit-learn's sets.
+"""Where examples come from: the built-in generated sets, CSV tables (``nntrain.data.csv``), NumPy files
+and scikit-learn's sets.
 
-Every source gives a ``Table``: the examples as they are, before targets are fitted to the loss,
-before splitting and scaling (that is ``nntrain.data.prepare``). Conventions:
-
-- ``x``: (n, features) numbers. NumPy files stay memory-mapped where the format allows (``.npy`` and
-  the members of an uncompressed ``.npz``), so a data set larger than memory is never read whole.
-- ``y``: class labels 0..K-1 (n,) for classification sets; (n, targets) numbers otherwise.
-- ``classes``: the class names (label k is ``classes[k]``) where the data has names, else None.
+Every source gives a ``Table`` (``nntrain.data.table``: the examples as they are, before targets are
+fitted to the loss, before splitting and scaling, which is ``nntrain.data.prepare``).
 
 Errors name the file, and where it helps the line, column, array or row, and what was expected.
 """
 
-import csv
 import math
 import struct
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
-
-# Rows per block when a memory-mapped array is scanned (finiteness, statistics): blocks of ~16 MB keep
-# the scan's own memory small whatever the file's size.
-BLOCK_BYTES = 1 << 24
-
-
-@dataclass
-class Table:
-    """One data set as read or generated. ``parts``: held-out (x, y) pairs a file defines itself."""
-
-    x: np.ndarray
-    y: np.ndarray
-    features: list
-    targets: list  # the target's name(s): one per column of y, or the single label column's name
-    classes: list | None = None
-    labels: bool = False  # y holds class labels (not numbers to regress on)
-    parts: dict = field(default_factory=dict)  # "val" / "test" -> (x, y)
-    origin: str = ""  # how messages name the data: a file, or the built-in set
-
-
-DEFAULT_TARGETS = ["y"]
-
-
-def default_features(n):
-    """The names of unnamed features: x1, x2, ..., xn."""
-    return [f"x{j + 1}" for j in range(n)]
-
-
-def shown(path):
-    """A path as messages show it: relative to the working directory when it lies below it."""
-    path = Path(path)
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
+from ..nn.losses import BINARY, LABELS, loss_class
+from .csv import csv_table
+from .table import BLOCK_BYTES, DEFAULT_TARGETS, Table, default_features, shown
 
 # --------------------------------------------------------------------------------------------------
 # Built-in generated sets. Each draws from the run's generator, always in the same order.
@@ -143,155 +104,6 @@ def generate(config, rng):
 
 
 # --------------------------------------------------------------------------------------------------
-# CSV tables
-
-
-def read_csv(path):
-    """(header, rows, lines) of a comma-separated file: the first non-blank row names the columns.
-
-    ``lines[i]`` is the file line on which data row ``i`` starts (for messages). Every row must have
-    as many fields as the header.
-    """
-    name = shown(path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            header, rows, lines = None, [], []
-            start = 1
-            for record in reader:
-                if not record or (len(record) == 1 and not record[0].strip()):
-                    start = reader.line_num + 1
-                    continue
-                if header is None:
-                    header = [c.strip() for c in record]
-                elif len(record) != len(header):
-                    raise DataError(f"{name}, line {start}: {len(record)} fields, but the header has {len(header)}")
-                else:
-                    rows.append(record)
-                    lines.append(start)
-                start = reader.line_num + 1
-    except FileNotFoundError:
-        raise DataError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{name}: is a directory, expected a CSV file") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{name}: not UTF-8 text; expected a CSV file") from None
-    except csv.Error as e:
-        raise DataError(f"{name}, line {reader.line_num}: malformed CSV: {e}") from None
-    except OSError as e:
-        raise DataError(f"{name}: cannot read: {e.strerror}") from None
-    if header is None:
-        raise DataError(f"{name}: empty file; expected a header row of column names, then data rows")
-    for i, column in enumerate(header):
-        if not column:
-            raise DataError(f"{name}: column {i + 1} of the header has no name")
-        if header.index(column) != i:
-            raise DataError(f"{name}: two columns are named {column!r}")
-    if not rows:
-        raise DataError(f"{name}: no data rows below the header")
-    return header, rows, lines
-
-
-def numeric_columns(path, header, rows, lines, columns):
-    """The named columns as a float64 array (n, len(columns)); every cell a finite number."""
-    out = np.empty((len(rows), len(columns)))
-    for j, column in enumerate(columns):
-        k = header.index(column)
-        cells = [row[k] for row in rows]
-        try:
-            out[:, j] = np.array(cells, dtype=np.float64)  # fast path: NumPy parses the whole column
-            if np.isfinite(out[:, j]).all():
-                continue
-        except ValueError:
-            pass
-        for i, cell in enumerate(cells):  # slow path: cell by cell, to name the first bad one
-            problem = _not_a_number(cell)
-            if problem:
-                raise DataError(f"{shown(path)}, line {lines[i]}, column {column!r}: {problem}")
-            out[i, j] = float(cell)
-    return out
-
-
-def _not_a_number(cell):
-    if not cell.strip():
-        return "empty cell; expected a number"
-    try:
-        value = float(cell)
-    except ValueError:
-        return f"{cell.strip()!r} is not a number"
-    return None if math.isfinite(value) else f"{cell.strip()!r} is not a finite number"
-
-
-def class_labels(path, cells, lines, column, classes=None):
-    """Labels 0..K-1 for the cells of a class column, and the class names (label k is names[k]).
-
-    Names are sorted (numerically when every name is a number, so "2" < "10"). With ``classes``
-    given (a run's names), those are used and a cell outside them is an error.
-    """
-    cells = [c.strip() for c in cells]
-    for i, cell in enumerate(cells):
-        if not cell:
-            raise DataError(f"{shown(path)}, line {lines[i]}, column {column!r}: empty cell; expected a class label")
-    if classes is None:
-        classes = sorted(set(cells), key=_class_order(cells))
-    index = {name: k for k, name in enumerate(classes)}
-    try:
-        return np.array([index[c] for c in cells], dtype=np.int64), list(classes)
-    except KeyError:
-        i = next(i for i, c in enumerate(cells) if c not in index)
-        raise DataError(
-            f"{shown(path)}, line {lines[i]}, column {column!r}: class {cells[i]!r} is not one of the run's "
-            f"classes ({', '.join(classes)})"
-        ) from None
-
-
-def _class_order(cells):
-    try:
-        for c in set(cells):
-            float(c)
-    except ValueError:
-        return str
-    return float
-
-
-def csv_table(config, classes=None):
-    """The CSV of ``config.data``: features and target columns by name; class labels where the loss classifies.
-
-    The target column holds class labels (any strings) for categorical cross-entropy, and for binary
-    cross-entropy with one target column; numbers otherwise.
-    """
-    d = config.data
-    path = d.path
-    header, rows, lines = read_csv(path)
-    targets = [d.target] if isinstance(d.target, str) else list(d.target)
-    _require_columns(path, header, targets, "target")
-    if d.features is None:
-        features = [c for c in header if c not in targets]
-    else:
-        _require_columns(path, header, d.features, "feature")
-        features = list(d.features)
-        both = [c for c in features if c in targets]
-        if both:
-            raise DataError(f"{shown(path)}: column {both[0]!r} is both a feature and the target")
-    if not features:
-        raise DataError(f"{shown(path)}: no feature columns; the only columns are the target's ({', '.join(targets)})")
-    x = numeric_columns(path, header, rows, lines, features)
-    labels = len(targets) == 1 and config.loss != "mse"
-    if labels:
-        k = header.index(targets[0])
-        y, names = class_labels(path, [row[k] for row in rows], lines, targets[0], classes)
-        return Table(x, y, features, targets, names, labels=True, origin=shown(path))
-    y = numeric_columns(path, header, rows, lines, targets)
-    return Table(x, y, features, targets, origin=shown(path))
-
-
-def _require_columns(path, header, columns, what):
-    for column in columns:
-        if column not in header:
-            raise DataError(f"{shown(path)}: no {what} column {column!r}; the columns are: {', '.join(header)}")
-
-
-# --------------------------------------------------------------------------------------------------
 # NumPy files: x, y and optionally x_val, y_val, x_test, y_test
 
 
@@ -302,7 +114,8 @@ def array_table(config):
     """The arrays of an .npz file, or of a folder of .npy files (x.npy, y.npy, ...), memory-mapped.
 
     x may have more than two axes (e.g. images (n, 28, 28)); each example is then flattened.
-    x_val/y_val and x_test/y_test, where present, are the validation and test splits.
+    x_val/y_val and x_test/y_test, where present, are the validation and test splits. y holds class
+    labels for a loss that takes them, and for a binary one when y has one axis.
     """
     path = Path(config.data.path)
     arrays = _npz_arrays(path) if config.data.source == "npz" else _npy_arrays(path)
@@ -316,30 +129,36 @@ def array_table(config):
         if (xk in arrays) != (yk in arrays):
             have, missing = (xk, yk) if xk in arrays else (yk, xk)
             raise DataError(f"{name}: has {have!r} but no {missing!r}")
-        if xk not in arrays:
-            continue
-        x, y = arrays[xk], arrays[yk]
-        for key, a in ((xk, x), (yk, y)):
-            if a.dtype.kind not in "biuf":
-                raise DataError(f"{name}: array {key!r} has dtype {a.dtype}; expected numbers")
-            if a.ndim == 0:
-                raise DataError(f"{name}: array {key!r} is a single number; expected one row per example")
-        if len(x) != len(y):
-            raise DataError(f"{name}: {xk!r} has {len(x)} rows but {yk!r} has {len(y)}")
-        if len(x) == 0:
-            raise DataError(f"{name}: {xk!r} has no rows")
-        x = x.reshape(len(x), -1)  # a view for C-ordered arrays, memory-mapped ones included
-        if part != "train" and x.shape[1] != parts["train"][0].shape[1]:
-            raise DataError(f"{name}: {xk!r} has {x.shape[1]} features per row but 'x' has {parts['train'][0].shape[1]}")
-        check_finite(name, xk, x)
-        y = np.array(y)  # targets are small next to x: read them into memory
-        check_finite(name, yk, y)
-        parts[part] = (x, y)
+        if xk in arrays:
+            parts[part] = _array_part(name, (xk, arrays[xk]), (yk, arrays[yk]), parts.get("train"))
     x, y = parts.pop("train")
-    labels = config.loss == "categorical_crossentropy" or (y.ndim == 1 and config.loss == "binary_crossentropy")
+    targets_kind = loss_class(config.loss).targets
+    labels = targets_kind == LABELS or (y.ndim == 1 and targets_kind == BINARY)
     targets = ["y"] if y.ndim == 1 or y.shape[1] == 1 else [f"y{j + 1}" for j in range(y.shape[1])]
     features = default_features(x.shape[1])
     return Table(x, y, features, targets, labels=labels, parts=parts, origin=name)
+
+
+def _array_part(name, x_array, y_array, train):
+    """One split's (x, y) of file ``name``: x flattened to (n, features) (still mapped), y in memory;
+    each checked (numbers, one row per example, as many rows, finite, as many features as ``train``'s)."""
+    (xk, x), (yk, y) = x_array, y_array
+    for key, a in (x_array, y_array):
+        if a.dtype.kind not in "biuf":
+            raise DataError(f"{name}: array {key!r} has dtype {a.dtype}; expected numbers")
+        if a.ndim == 0:
+            raise DataError(f"{name}: array {key!r} is a single number; expected one row per example")
+    if len(x) != len(y):
+        raise DataError(f"{name}: {xk!r} has {len(x)} rows but {yk!r} has {len(y)}")
+    if len(x) == 0:
+        raise DataError(f"{name}: {xk!r} has no rows")
+    x = x.reshape(len(x), -1)  # a view for C-ordered arrays, memory-mapped ones included
+    if train is not None and x.shape[1] != train[0].shape[1]:
+        raise DataError(f"{name}: {xk!r} has {x.shape[1]} features per row but 'x' has {train[0].shape[1]}")
+    check_finite(name, xk, x)
+    y = np.array(y)  # targets are small next to x: read them into memory
+    check_finite(name, yk, y)
+    return x, y
 
 
 def _npy_arrays(folder):

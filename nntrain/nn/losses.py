@@ -5,12 +5,21 @@ gradient with respect to that output. Sigmoid + binary cross-entropy and softmax
 cross-entropy are computed from the logits (``from_logits=True``): the pair has the simple, stable
 gradient ``(p - y) / n`` and no ``log(0)``; the model then skips its output activation in training.
 
-Conventions: outputs are (batch, units). Binary cross-entropy and MSE take targets of the same shape
-and average over every element (Keras: mean over units, then over the batch). Categorical
-cross-entropy takes integer class labels (batch,) or one-hot rows (batch, classes) and averages over
-the batch. ``prediction`` holds the network's output activations after ``forward`` (probabilities for
-the fused pairs), which is what metrics look at.
+Conventions: outputs are (batch, units). Binary cross-entropy and the regression losses (MSE, MAE,
+Huber) take targets of the same shape and average over every element (Keras: mean over units, then
+over the batch). Categorical cross-entropy takes integer class labels (batch,) or one-hot rows
+(batch, classes) and averages over the batch. ``prediction`` holds the network's output activations
+after ``forward`` (probabilities for the fused pairs), which is what metrics look at.
+
+Every loss class describes itself (see ``Loss``): the rest of the program asks it what targets it
+takes, which output it pairs with and whether it classifies, and never compares loss names. To add a
+loss: a ``Loss`` subclass with its class attributes, registered in ``LOSSES``; its constructor's
+arguments are its config keys.
 """
+
+import inspect
+import operator
+from typing import ClassVar
 
 import numpy as np
 
@@ -19,16 +28,65 @@ from .layers import Buffered
 # Probabilities are clipped to [EPS, 1 - EPS] when a cross-entropy is not computed from logits.
 EPS = 1e-7
 
+# What a loss's targets hold (``Loss.targets``).
+LABELS = "labels"  # class labels 0..K-1 (batch,), or one-hot rows (batch, classes)
+BINARY = "binary"  # 0/1 (or a probability) per output unit (batch, units); a single unit may come as labels
+VALUES = "values"  # real numbers (batch, units)
+
+# The bounds an argument may have (pydantic's Field keywords) and how a message says them.
+BOUNDS = {
+    "gt": (operator.gt, "greater than"),
+    "ge": (operator.ge, "greater than or equal to"),
+    "lt": (operator.lt, "less than"),
+    "le": (operator.le, "less than or equal to"),
+}
+
 
 class Loss(Buffered):
     """Base: results go into buffers reused per shape, so a training step allocates (almost) nothing.
 
     ``prediction`` and the array ``backward`` returns are valid until the next ``forward``; the
     gradient is a buffer of its own, which the model may overwrite while back-propagating.
+
+    What a loss says about itself (class attributes):
+
+    - ``targets``: what y holds, ``LABELS``, ``BINARY`` or ``VALUES`` (the data is read and checked so);
+    - ``activation``: the output activation the lecture's table pairs it with;
+    - ``classifies``: the network's outputs are class probabilities (accuracy, ``--proba``, class
+      names, stratified splits, the decision boundary);
+    - ``fuses``: computed from the logits (``from_logits``) when the output layer has ``activation``;
+    - ``arguments``: per constructor argument a config sets, its bounds and description in pydantic's
+      ``Field`` keywords (``gt``, ``ge``, ``lt``, ``le``, ``description``). The config keys are the
+      constructor's arguments but ``from_logits``, which the pairing decides (``config_arguments``).
+
+    The defaults describe a regression loss: values, a linear output, no fusing, no arguments.
     """
+
+    targets = VALUES
+    activation = "linear"
+    classifies = False
+    fuses = False
+    arguments: ClassVar[dict] = {}
 
     def __init__(self, from_logits=False):
         self.from_logits = from_logits
+
+    @classmethod
+    def config_arguments(cls):
+        """{argument: (type, default, Field keywords)} of the constructor arguments a config sets."""
+        params = inspect.signature(cls.__init__).parameters.values()
+        return {
+            p.name: (p.annotation, p.default, cls.arguments.get(p.name, {}))
+            for p in params
+            if p.name not in ("self", "from_logits")
+        }
+
+    def _check(self, **values):
+        """ValueError, Keras style, for an argument outside its bounds in ``arguments``."""
+        for key, value in values.items():
+            for bound, limit in self.arguments.get(key, {}).items():
+                if bound in BOUNDS and not BOUNDS[bound][0](value, limit):
+                    raise ValueError(f"{key} must be {BOUNDS[bound][1]} {limit}. Received: {key}={value}")
 
     def _grad_buffer(self):
         return self._buffer("grad", self.prediction.shape, self.prediction.dtype)
@@ -49,8 +107,55 @@ class MeanSquaredError(Loss):
         return np.multiply(self._diff, 2.0 / self._diff.size, out=self._grad_buffer())
 
 
+class MeanAbsoluteError(Loss):
+    """L = mean(|a - y|); its gradient at a = y is taken as 0 (sign(0), as PyTorch's L1 loss)."""
+
+    def __init__(self):
+        super().__init__(from_logits=False)
+
+    def forward(self, a, y):
+        self.prediction = a
+        self._diff = np.subtract(a, y, out=self._buffer("diff", a.shape, a.dtype))
+        absolute = np.abs(self._diff, out=self._buffer("abs", a.shape, a.dtype))
+        return float(absolute.sum(dtype=np.float64)) / self._diff.size
+
+    def backward(self):
+        grad = np.sign(self._diff, out=self._grad_buffer())
+        grad *= 1.0 / self._diff.size
+        return grad
+
+
+class Huber(Loss):
+    """L = mean(h(a - y)), h(d) = d^2 / 2 where |d| <= delta, else delta (|d| - delta / 2) (Keras, PyTorch).
+
+    Quadratic near the target, linear (as MAE) beyond ``delta``, so outliers pull with a force of at
+    most ``delta``. With c = clip(d, -delta, delta), h(d) = c (d - c / 2) and dh/dd = c.
+    """
+
+    arguments: ClassVar[dict] = {"delta": {"gt": 0, "description": "where the loss turns from quadratic to linear"}}
+
+    def __init__(self, delta: float = 1.0):
+        super().__init__(from_logits=False)
+        self._check(delta=delta)
+        self.delta = delta
+
+    def forward(self, a, y):
+        self.prediction = a
+        d = np.subtract(a, y, out=self._buffer("diff", a.shape, a.dtype))
+        self._clipped = c = np.clip(d, -self.delta, self.delta, out=self._buffer("clipped", a.shape, a.dtype))
+        return (float(np.vdot(c, d)) - 0.5 * float(np.vdot(c, c))) / d.size
+
+    def backward(self):
+        return np.multiply(self._clipped, 1.0 / self._clipped.size, out=self._grad_buffer())
+
+
 class BinaryCrossentropy(Loss):
     """L = -mean(y log p + (1 - y) log(1 - p)), from logits z (p = sigmoid(z)) or from p itself."""
+
+    targets = BINARY
+    activation = "sigmoid"
+    classifies = True
+    fuses = True
 
     def __init__(self, from_logits=True):
         super().__init__(from_logits)
@@ -94,6 +199,11 @@ class CategoricalCrossentropy(Loss):
 
     ``y`` is either integer labels (batch,) or one-hot / probability rows (batch, classes).
     """
+
+    targets = LABELS
+    activation = "softmax"
+    classifies = True
+    fuses = True
 
     def __init__(self, from_logits=True):
         super().__init__(from_logits)
@@ -148,37 +258,55 @@ LOSSES = {
     "mse": MeanSquaredError,
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
+    "mae": MeanAbsoluteError,
+    "huber": Huber,
 }
 
-# The lecture's table: each loss and the output activation that belongs to it. The two cross-entropies
-# fuse with their activation and are computed from logits.
-PAIRINGS = {
-    "mse": "linear",
-    "binary_crossentropy": "sigmoid",
-    "categorical_crossentropy": "softmax",
-}
+# The lecture's table of outputs and losses, as the pairing warning quotes it.
+LECTURE_PAIRS = "linear + mse, sigmoid + binary_crossentropy, softmax + categorical_crossentropy"
 
 
-def classifies(name):
-    """Whether a network trained with this loss outputs class probabilities (a sigmoid or softmax output)."""
-    return PAIRINGS[name] in ("sigmoid", "softmax")
+def loss_name(loss):
+    """The registered name of ``loss``: a name, or a config's loss section (anything with a ``name``)."""
+    return getattr(loss, "name", loss)
 
 
-def make_loss(name, output_activation):
-    """The loss ``name`` for a network whose last layer uses ``output_activation``."""
-    cls = LOSSES[name]
-    if cls is MeanSquaredError:
-        return cls()
-    return cls(from_logits=PAIRINGS[name] == output_activation)
+def loss_class(loss):
+    """The ``Loss`` subclass of ``loss``: a registered name, or a config's loss section."""
+    name = loss_name(loss)
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; known: {', '.join(LOSSES)}") from None
 
 
-def pairing_warning(name, output_activation):
-    """A sentence if the output activation and loss do not belong together (lecture's table), else None."""
-    expected = PAIRINGS[name]
+def classifies(loss):
+    """Whether a network trained with ``loss`` (a name or a config's loss section) outputs class probabilities."""
+    return loss_class(loss).classifies
+
+
+def make_loss(loss, output_activation, **arguments):
+    """The loss ``loss`` for a network whose last layer uses ``output_activation``.
+
+    ``loss``: a name, with ``arguments`` its constructor's, or a config's loss section, which holds
+    them (``arguments()``). A loss that fuses with its activation is computed from the logits when the
+    output layer has that activation.
+    """
+    if not isinstance(loss, str):
+        arguments = {**loss.arguments(), **arguments}
+    cls = loss_class(loss)
+    if cls.fuses:
+        return cls(**arguments, from_logits=output_activation == cls.activation)
+    return cls(**arguments)
+
+
+def pairing_warning(loss, output_activation):
+    """A sentence if the output activation and ``loss`` (a name or a config's loss section) do not
+    belong together (lecture's table), else None."""
+    name, expected = loss_name(loss), loss_class(loss).activation
     if output_activation == expected:
         return None
     return (
         f"output activation {output_activation!r} does not match loss {name!r}: the lecture pairs "
-        f"{name} with a {expected} output (linear + mse, sigmoid + binary_crossentropy, "
-        f"softmax + categorical_crossentropy)"
+        f"{name} with a {expected} output ({LECTURE_PAIRS})"
     )

@@ -3,10 +3,13 @@
 ``prediction`` is the network's output activations (batch, units). Targets follow the loss:
 integer class labels (batch,) for categorical cross-entropy, (batch, units) arrays otherwise.
 Training metrics are averaged over the epoch's batches, weighted by batch size (as Keras does).
+
+A metric is logged under its registry name (``accuracy``, ``val_accuracy``); the loss always as
+``loss``, so a metric and a loss may share a name (``metrics: [mae]`` with ``loss: mae``).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -28,9 +31,24 @@ def mae(prediction, y):
 class Metric:
     fn: Callable
     classification: bool  # needs a classification loss
+    higher_is_better: bool
 
 
 METRICS = {
-    "accuracy": Metric(accuracy, classification=True),
-    "mae": Metric(mae, classification=False),
+    "accuracy": Metric(accuracy, classification=True, higher_is_better=True),
+    "mae": Metric(mae, classification=False, higher_is_better=False),
 }
+
+
+def higher_is_better(column):
+    """Whether a higher value of ``column`` (a metrics.csv column, ``val_`` prefix or not) is better.
+
+    A registered metric says so itself. Every other column -- ``loss``, ``data_loss``, ``penalty``,
+    ``epoch_time_s``, ``lr``, ... -- is better lower, except an unregistered name ending in
+    ``accuracy``, which ``nntrain compare`` has always ranked higher-is-better.
+    """
+    base = column.removeprefix("val_")
+    metric = METRICS.get(base)
+    if metric is not None:
+        return metric.higher_is_better
+    return base.endswith("accuracy")

@@ -5,8 +5,8 @@ that differ between them, flattened to dotted paths (``optimizer.lr``, ``model.l
 for one metric (a column of metrics.csv), each run's best value, the epoch of that best and the final
 value.
 
-Which way is better: a metric whose name ends in ``accuracy`` is maximised, every other column
-(losses, errors, times) minimised -- the rule early stopping's ``mode: auto`` follows (see ``goal``).
+Which way is better: as ``nntrain.nn.metrics.higher_is_better`` says (accuracy is maximised; losses,
+errors and times minimised) -- the rule early stopping's ``mode: auto`` follows too (see ``goal``).
 """
 
 import csv
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NNTrainError, RunError
-from ..nn.metrics import METRICS
+from ..nn.metrics import METRICS, higher_is_better
 from .catalog import find_runs, load_run
 from .store import SUMMARY
 
@@ -28,11 +28,7 @@ from .store import SUMMARY
 
 def goal(metric):
     """"max" if a higher value of ``metric`` (a metrics.csv column) is better, else "min"."""
-    base = metric.removeprefix("val_")
-    declared = getattr(METRICS.get(base), "higher_is_better", None)
-    if declared is not None:
-        return "max" if declared else "min"
-    return "max" if base.endswith("accuracy") else "min"
+    return "max" if higher_is_better(metric) else "min"
 
 
 def default_metric(runs):

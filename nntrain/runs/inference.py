@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from ..config import load_config
-from ..data.sources import DEFAULT_TARGETS, default_features, numeric_columns, read_csv, shown
+from ..data.csv import numeric_columns, read_csv
+from ..data.table import DEFAULT_TARGETS, default_features, shown
 from ..errors import ConfigError, DataError, RunError
+from ..nn.losses import BINARY, LABELS, loss_class
 from ..nn.model import build_model
 from .store import DATA, load_run_config, read_json, read_weights
 
@@ -82,11 +84,12 @@ class Predictor:
 
     @property
     def kind(self):
-        """"classes" (softmax), "binary" (one sigmoid unit), "multilabel" (several) or "regression"."""
-        loss = self.config.loss
-        if loss == "categorical_crossentropy":
+        """"classes" (a loss on class labels: softmax), "binary" (a binary loss, one sigmoid unit),
+        "multilabel" (several) or "regression" (a loss on values)."""
+        targets = loss_class(self.config.loss).targets
+        if targets == LABELS:
             return "classes"
-        if loss == "binary_crossentropy":
+        if targets == BINARY:
             return "binary" if self.model.outputs == 1 else "multilabel"
         return "regression"
 
@@ -203,33 +206,42 @@ def predict_table(source, path, proba=False):
             f"{shown(path)}: no column {missing[0]!r}; the run's inputs are: {', '.join(predictor.features)}"
         )
     out = predictor.outputs(numeric_columns(path, header, rows, lines, predictor.features))
-    kind, targets = predictor.kind, predictor.targets
-    if proba and kind == "regression":
-        raise ConfigError("--proba: the run regresses (loss mse); it has no class probabilities")
-    columns, values = [], []
-    if kind in ("classes", "binary"):
-        columns.append(f"predicted_{targets[0]}")
-        values.append([str(v) for v in predictor.label(out)])
-        if proba:
-            names = predictor.class_names(out.shape[1] if kind == "classes" else 2)
-            shown_names = names if kind == "classes" else names[1:]  # one sigmoid: P(second class)
-            columns += [f"p_{name}" for name in shown_names]
-            values += [_numbers(out[:, j]) for j in range(out.shape[1])]
-    else:
-        names = targets if len(targets) == out.shape[1] else default_features(out.shape[1])
-        columns += [f"predicted_{t}" for t in names]
-        if kind == "multilabel":
-            values += [[str(int(v > 0.5)) for v in out[:, j]] for j in range(out.shape[1])]
-            if proba:
-                columns += [f"p_{t}" for t in names]
-                values += [_numbers(out[:, j]) for j in range(out.shape[1])]
-        else:
-            values += [_numbers(out[:, j]) for j in range(out.shape[1])]
+    if proba and predictor.kind == "regression":
+        raise ConfigError(f"--proba: the run regresses (loss {predictor.config.loss.name}); it has no class probabilities")
+    columns, values = _prediction_columns(predictor, out, proba)
     taken = [c for c in columns if c in header]
     if taken:
         raise DataError(f"{shown(path)}: already has a column {taken[0]!r}, which the predictions would fill")
     table = [row + [column[i] for column in values] for i, row in enumerate(rows)]
     return header + columns, table
+
+
+def _prediction_columns(predictor, out, proba):
+    """(names, columns of strings) of the predictions for outputs ``out`` (n, units), as ``predict_table`` adds them."""
+    if predictor.kind in ("classes", "binary"):
+        return _class_columns(predictor, out, proba)
+    targets = predictor.targets
+    names = targets if len(targets) == out.shape[1] else default_features(out.shape[1])
+    columns = [f"predicted_{t}" for t in names]
+    if predictor.kind != "multilabel":
+        return columns, [_numbers(out[:, j]) for j in range(out.shape[1])]
+    values = [[str(int(v > 0.5)) for v in out[:, j]] for j in range(out.shape[1])]
+    if proba:
+        columns += [f"p_{t}" for t in names]
+        values += [_numbers(out[:, j]) for j in range(out.shape[1])]
+    return columns, values
+
+
+def _class_columns(predictor, out, proba):
+    """The predicted class per row and, with ``proba``, each class's probability (one sigmoid: the second's)."""
+    kind = predictor.kind
+    columns, values = [f"predicted_{predictor.targets[0]}"], [[str(v) for v in predictor.label(out)]]
+    if proba:
+        names = predictor.class_names(out.shape[1] if kind == "classes" else 2)
+        shown_names = names if kind == "classes" else names[1:]  # one sigmoid: P(second class)
+        columns += [f"p_{name}" for name in shown_names]
+        values += [_numbers(out[:, j]) for j in range(out.shape[1])]
+    return columns, values
 
 
 def _numbers(values):

@@ -4,17 +4,19 @@ import math
 
 import numpy as np
 
+from ..nn.metrics import higher_is_better
+
 
 class EarlyStopping:
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
-    ``mode``: "min", "max", or "auto" (max for names containing "accuracy", else min). With
+    ``mode``: "min", "max", or "auto" (max where a higher value is better: ``higher_is_better``). With
     ``restore_best`` the model ends with the weights of the best epoch.
     """
 
     def __init__(self, monitor="val_loss", mode="auto", patience=10, min_delta=0.0, restore_best=True):
         self.monitor, self.patience, self.min_delta, self.restore_best = monitor, patience, min_delta, restore_best
-        self.mode = ("max" if "accuracy" in monitor else "min") if mode == "auto" else mode
+        self.mode = ("max" if higher_is_better(monitor) else "min") if mode == "auto" else mode
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch = None
         self.wait = 0

@@ -15,7 +15,7 @@ from ..data.prepare import load_data
 from .diagnostics import Diagnostics
 from ..errors import NNTrainWarning
 from ..nn.layers import BatchNorm
-from ..nn.losses import make_loss, pairing_warning
+from ..nn.losses import pairing_warning
 from ..nn.metrics import METRICS
 from ..nn.model import build_model
 from ..nn.optimizers import clip_by_global_norm, clip_by_value, make_optimizer
@@ -62,7 +62,7 @@ class Trainer:
     def __init__(self, config, model):
         self.config = config
         self.model = model
-        self.loss = make_loss(config.loss, model.output_activation)
+        self.loss = config.loss.build(model.output_activation)
         self.logits = self.loss.from_logits
         self.optimizer = make_optimizer(config.optimizer)
         self.clip_norm = config.training.clip_norm

@@ -1,0 +1,47 @@
+"""What every source gives: a ``Table`` of examples as they are, with the conventions the sources share.
+
+- ``x``: (n, features) numbers. NumPy files stay memory-mapped where the format allows (``.npy`` and
+  the members of an uncompressed ``.npz``), so a data set larger than memory is never read whole.
+- ``y``: class labels 0..K-1 (n,) for classification sets; (n, targets) numbers otherwise.
+- ``classes``: the class names (label k is ``classes[k]``) where the data has names, else None.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+# Rows per block when a memory-mapped array is scanned (finiteness, statistics): blocks of ~16 MB keep
+# the scan's own memory small whatever the file's size.
+BLOCK_BYTES = 1 << 24
+
+
+@dataclass
+class Table:
+    """One data set as read or generated. ``parts``: held-out (x, y) pairs a file defines itself."""
+
+    x: np.ndarray
+    y: np.ndarray
+    features: list
+    targets: list  # the target's name(s): one per column of y, or the single label column's name
+    classes: list | None = None
+    labels: bool = False  # y holds class labels (not numbers to regress on)
+    parts: dict = field(default_factory=dict)  # "val" / "test" -> (x, y)
+    origin: str = ""  # how messages name the data: a file, or the built-in set
+
+
+DEFAULT_TARGETS = ["y"]
+
+
+def default_features(n):
+    """The names of unnamed features: x1, x2, ..., xn."""
+    return [f"x{j + 1}" for j in range(n)]
+
+
+def shown(path):
+    """A path as messages show it: relative to the working directory when it lies below it."""
+    path = Path(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
