@@ -73,6 +73,17 @@ def test_an_explicit_run_dir_that_exists_is_an_error(tmp_path, what):
     assert (taken / "weights.npz").read_bytes() == b"old"
 
 
+def test_a_run_dir_under_a_file_is_not_called_existing(tmp_path):
+    (tmp_path / "file").write_text("kept")
+    assert error(create_run_dir, "xor", run_dir=tmp_path / "file" / "a" / "run") == (
+        f"{tmp_path / 'file' / 'a' / 'run'}: cannot create the run directory: {tmp_path / 'file'} is a file, not a folder"
+    )
+    assert error(create_run_dir, "xor", run_dir=tmp_path / "file" / "run") == (
+        f"{tmp_path / 'file' / 'run'}: cannot create the run directory: {tmp_path / 'file'} is a file, not a folder"
+    )
+    assert (tmp_path / "file").read_text() == "kept"
+
+
 def test_a_runs_root_that_cannot_be_made_is_an_error(tmp_path):
     (tmp_path / "file").write_text("")
     assert error(create_run_dir, "xor", root=tmp_path / "file") == f"{tmp_path / 'file'}: cannot create the runs directory: File exists"

@@ -50,6 +50,12 @@ def create_run_dir(name, run_dir=None, root="runs", what="run"):
         path = Path(run_dir)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # a file stands where a parent folder should be
+            blocker = next(p for p in path.parents if p.exists() and not p.is_dir())
+            raise RunError(f"{path}: cannot create the {what} directory: {blocker} is a file, not a folder") from None
+        except OSError as e:
+            raise RunError(f"{path}: cannot create the {what} directory: {e.strerror}") from None
+        try:
             path.mkdir()
         except FileExistsError:
             raise RunError(f"{path}: already exists; {what}s are never overwritten, choose a new --{what}-dir") from None
