@@ -91,19 +91,32 @@ class Dense(Op):
 
 
 class Activation(Op):
-    """a = g(z) elementwise (softmax: per row), computed in place on z; backward uses only a."""
+    """a = g(z) elementwise (softmax: per row), for an activation of ``nntrain.nn.activations``.
 
-    def __init__(self, name):
+    One whose derivative needs only a computes in place on z (unless ``in_place=False``: z is an
+    array its owner still needs) and keeps a. One whose derivative needs z (``needs_input``: gelu,
+    silu) writes a into a buffer of its own and keeps z, which is the previous op's output buffer
+    and stays valid until that op's next forward.
+    """
+
+    def __init__(self, name, in_place=True):
         super().__init__()
         self.name = name
         self.fn = ACTIVATIONS[name]
+        self.needs_input = self.fn.needs_input
+        self.in_place = in_place and not self.needs_input
+        self._a = self._z = None
 
     def forward(self, x, training):
-        a = self.fn.forward(x, out=x)
+        a = self.fn.forward(x, out=x if self.in_place else self._buffer("a", x.shape, x.dtype))
         self._a = a if training else None
+        if self.needs_input:
+            self._z = x if training else None
         return a
 
     def backward(self, grad):
+        if self.needs_input:
+            return self.fn.backward(self._z, grad, self._buffer("work", (2, *grad.shape), grad.dtype))
         return self.fn.backward(self._a, grad)
 
 
