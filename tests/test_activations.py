@@ -3,7 +3,7 @@ import pytest
 
 from nntrain.nn.activations import ACTIVATIONS, LEAKY_RELU_SLOPE
 from nntrain.nn.gradcheck import numerical_gradient, relative_error
-from nntrain.nn.layers import Activation
+from nntrain.nn.ops import Activation
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
