@@ -64,7 +64,7 @@ def test_unknown_key_names_line_field_and_the_known_keys():
 def test_misspelled_names():
     assert error_of(GOOD.replace("activation: sigmoid\n      init", "activation: sigmod\n      init")) == (
         "exp.yaml, line 8: model.layers.0.activation: Input should be 'sigmoid', 'tanh', 'relu', "
-        "'leaky_relu', 'linear' or 'softmax'; got 'sigmod'"
+        "'leaky_relu', 'linear', 'softmax', 'gelu' or 'silu'; got 'sigmod'"
     )
     message = error_of(GOOD.replace("loss: binary_crossentropy", "loss: bce"))
     # Every registered loss is listed, the lecture's three first (so a new loss does not change this test).

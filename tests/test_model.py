@@ -27,6 +27,16 @@ CASES = {
         "categorical_crossentropy",
         "labels",
     ),
+    "silu, residual blocks with gelu and relu": (
+        layers(
+            {"units": 4, "activation": "silu", "l2": 0.01},
+            {"type": "residual", "units": 4, "hidden": 5, "activation": "gelu", "keep_prob": 0.8, "l1": 0.01},
+            {"type": "residual", "units": 4, "batchnorm": False},
+            {"units": 3, "activation": "softmax"},
+        ),
+        "categorical_crossentropy",
+        "labels",
+    ),
 }
 
 

@@ -2,7 +2,7 @@
 bounds (``schema``, ``layers``), and reading them from YAML with messages that name the file, the line
 and the field (``loading``)."""
 
-from .layers import LAYER_CONFIGS, LayerConfig
+from .layers import LAYER_CONFIGS, DenseConfig, LayerSpec, ResidualConfig
 from .loading import ConfigSource, load_config, parse_config, yaml_error
 from .schema import (
     DUMPER,
@@ -22,6 +22,7 @@ from .schema import (
 
 __all__ = [
     "DUMPER", "FILE_SOURCES", "LAYER_CONFIGS", "LOADER", "SYNTHETIC_SOURCES", "AdamConfig", "ConfigSource",
-    "CosineSchedule", "DataConfig", "ExperimentConfig", "ExponentialSchedule", "LayerConfig", "ModelConfig",
-    "SGDConfig", "StepSchedule", "dump_config", "load_config", "parse_config", "yaml_error",
+    "CosineSchedule", "DataConfig", "DenseConfig", "ExperimentConfig", "ExponentialSchedule", "LayerSpec",
+    "ModelConfig", "ResidualConfig", "SGDConfig", "StepSchedule", "dump_config", "load_config", "parse_config",
+    "yaml_error",
 ]

@@ -214,7 +214,7 @@ def _strip(annotation):
 
 
 def _union_members(annotation):
-    """The sections of a union tagged by their ``name`` field, or None."""
+    """The sections of a union tagged by their ``name`` or ``type`` field, or None."""
     if typing.get_origin(annotation) not in (Union, types.UnionType):
         return None
     members = typing.get_args(annotation)
@@ -222,9 +222,12 @@ def _union_members(annotation):
 
 
 def _tag(cls):
-    if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or "name" not in cls.model_fields:
+    """The tag of a section in a union told apart by its ``name`` (optimizers, schedules) or ``type``
+    (layers), or None."""
+    if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
         return None
-    args = typing.get_args(cls.model_fields["name"].annotation)
+    key = next((k for k in ("name", "type") if k in cls.model_fields), None)
+    args = typing.get_args(cls.model_fields[key].annotation) if key else ()
     return args[0] if len(args) == 1 else None
 
 

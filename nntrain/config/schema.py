@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..nn.losses import classifies
 from ..nn.metrics import METRICS
 from ..nn.model import MAX_UNITS
-from .layers import LayerConfig
+from .layers import LayerSpec
 from .losses import LossConfig
 from .section import Section, dotted, inconsistent
 
@@ -27,12 +27,12 @@ DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class ModelConfig(Section):
-    """A sequential stack of dense layers."""
+    """A sequential stack of layers: dense layers, residual blocks (``type``, see config.layers)."""
 
     inputs: int | None = Field(None, gt=0, le=MAX_UNITS, description="input features; default: from the data")
     l1: float = Field(0.0, ge=0, description="default l1 of every layer")
     l2: float = Field(0.0, ge=0, description="default l2 of every layer")
-    layers: list[LayerConfig] = Field(min_length=1)
+    layers: list[LayerSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _default_penalties(self):
@@ -232,7 +232,7 @@ class ExperimentConfig(Section):
     @model_validator(mode="after")
     def _consistent(self):
         last = len(self.model.layers) - 1
-        if self.model.layers[last].keep_prob != 1.0:
+        if self.model.layers[last].drops_outputs:
             raise inconsistent(
                 ("model", "layers", last, "keep_prob"),
                 "dropout on the output layer would drop predictions; use keep_prob on hidden layers",

@@ -5,16 +5,16 @@ derivative -- and so the whole network's gradient -- is what calculus says it is
 
 ``check_gradients`` checks every parameter tensor of a float64 network (``nntrain.training.gradcheck``
 runs it on a config's network: ``nntrain gradcheck``): every layer, batch norm (batch statistics) and
-the L1/L2 penalties included, dropout masks drawn once and held fixed. Where ReLU, leaky ReLU or an L1 penalty has its kink within ``eps`` of the checked
-point, no finite difference is right (it averages the slopes on both sides); such entries are
-detected, counted and left out, not reported as errors.
+the L1/L2 penalties included, dropout masks drawn once and held fixed. Where an activation with a
+kink at 0 (one that says ``kinked``: ReLU, leaky ReLU) or an L1 penalty has its kink within ``eps``
+of the checked point, no finite difference is right (it averages the slopes on both sides); such
+entries are detected, counted and left out, not reported as errors. The model's layers say where
+their kinks are (``kink_sides``, ``kinked_at_zero``).
 """
 
 from dataclasses import dataclass
 
 import numpy as np
-
-from .layers import Activation, Dense, Dropout
 
 EPS = 1e-6
 
@@ -59,10 +59,10 @@ def relative_error(analytic, numeric):
 class TensorCheck:
     """The check of one parameter tensor: ``checked`` of its entries, their gradients' norms and error."""
 
-    name: str  # layers.<i>.<W|b|gamma|beta>
+    name: str  # layers.<i>.<name>, e.g. layers.0.W, layers.1.out.b
     shape: tuple
     checked: int  # entries compared
-    kinks: int  # entries left out: a ReLU or L1 kink lies within eps of them
+    kinks: int  # entries left out: an activation's or an L1 kink lies within eps of them
     analytic_norm: float
     numeric_norm: float
     error: float  # relative_error over the checked entries
@@ -71,73 +71,88 @@ class TensorCheck:
         return {**self.__dict__, "shape": list(self.shape)}
 
 
-# Activations whose derivative jumps at z = 0; where a perturbation of +-eps moves a pre-activation
-# across 0, the central difference averages the two slopes and disagrees with either.
-KINKED = ("relu", "leaky_relu")
-
-
 def check_gradients(model, loss, x, y, max_entries=None, rng=None, eps=EPS):
     """Check the gradient of loss + penalties for every parameter tensor of a float64 ``model``.
 
     x: (batch, inputs); y: targets in the loss's form. Dropout masks are drawn once and then held
     fixed; batch norm uses batch statistics (training mode). ``max_entries``: compare at most this
     many entries per tensor, chosen at random from ``rng`` (default: seeded with 0). Entries whose +-eps
-    perturbation moves a ReLU / leaky ReLU input across 0, or an L1-penalised weight across 0, sit on a
-    kink, where no finite difference is right; they are counted in ``kinks`` and left out of the
-    error. Returns one TensorCheck per tensor, in the model's parameter order.
+    perturbation moves a kinked activation's input (ReLU, leaky ReLU) across 0, or an L1-penalised
+    weight across 0, sit on a kink, where no finite difference is right; they are counted in
+    ``kinks`` and left out of the error. Returns one TensorCheck per tensor, in the model's
+    parameter order.
     """
     if model.dtype != np.float64:
         raise ValueError(f"gradient checks need a float64 model, got {model.dtype}")
     rng = np.random.default_rng(0) if rng is None else rng
-    logits = loss.from_logits
-    dropouts = [op for op in model.ops if isinstance(op, Dropout)]
-    ran = model.ops[:-1] if logits else model.ops  # the output activation is the loss's when fused
-    kinked = [op for op in ran if isinstance(op, Activation) and op.name in KINKED]
-    base_sides = []
-    crossed = []  # per objective call: did a kinked activation's input change sign?
+    objective = _Objective(model, loss, x, y)
+    objective()  # draws the dropout masks
+    model.freeze(True)
+    try:
+        analytic = objective.gradients()
+        tensors = zip(model.param_names, model.params, analytic, model.kinked_at_zero())
+        return [
+            _check_tensor(name, param, grad, l1_kink, objective, _entries(param.size, max_entries, rng), eps)
+            for name, param, grad, l1_kink in tensors
+        ]
+    finally:
+        model.freeze(False)
 
-    def objective():
-        value = loss.forward(model.forward(x, training=True, logits=logits), y) + model.penalty()
-        crossed.append(any(not np.array_equal(op._a > 0, side) for op, side in zip(kinked, base_sides)))
+
+class _Objective:
+    """loss + penalties of ``model`` on (x, y) in training mode, as a function of its parameters.
+
+    Every call records in ``crossed`` whether the input of a kinked activation changed sides of its
+    kink since ``gradients`` (the point checked); the model runs up to its logits if the loss fuses
+    the output activation (that one is the loss's).
+    """
+
+    def __init__(self, model, loss, x, y):
+        self.model, self.loss, self.x, self.y = model, loss, x, y
+        self.logits = loss.from_logits
+        self.sides = []
+        self.crossed = []
+
+    def __call__(self):
+        model = self.model
+        value = self.loss.forward(model.forward(self.x, training=True, logits=self.logits), self.y) + model.penalty()
+        sides = model.kink_sides(self.logits)
+        self.crossed.append(any(not np.array_equal(now, then) for now, then in zip(sides, self.sides)))
         return value
 
-    objective()  # draws the dropout masks
-    for op in dropouts:
-        op.frozen = True
-    try:
-        objective()
-        base_sides[:] = [op._a > 0 for op in kinked]
-        model.backward(loss.backward(), logits=logits)
-        analytic = [g.copy() for g in model.grads]
-        owners = [(op, name) for layer in model.layers for op in layer for name in op.params]
-        checks = []
-        for pname, param, grad, (op, name) in zip(model.param_names, model.params, analytic, owners):
-            grad = grad.reshape(-1)
-            indices = np.arange(param.size)
-            if max_entries is not None and param.size > max_entries:
-                indices = np.sort(rng.choice(param.size, size=max_entries, replace=False))
-            crossed.clear()
-            numeric = numerical_gradient(objective, param, eps, indices)
-            kink = np.array(crossed, dtype=bool).reshape(-1, 2).any(axis=1)
-            if isinstance(op, Dense) and name == "W" and op.l1:
-                kink |= np.abs(param.reshape(-1)[indices]) <= eps
-            keep = ~kink
-            a, n = grad[indices][keep], numeric[keep]
-            checks.append(
-                TensorCheck(
-                    name=pname,
-                    shape=param.shape,
-                    checked=int(keep.sum()),
-                    kinks=int(kink.sum()),
-                    analytic_norm=float(np.linalg.norm(a)),
-                    numeric_norm=float(np.linalg.norm(n)),
-                    error=relative_error(a, n),
-                )
-            )
-    finally:
-        for op in dropouts:
-            op.frozen = False
-    return checks
+    def gradients(self):
+        """The analytic gradients at the current parameters (copies, in ``model.params`` order)."""
+        self()
+        self.sides = self.model.kink_sides(self.logits)
+        self.model.backward(self.loss.backward(), logits=self.logits)
+        return [g.copy() for g in self.model.grads]
+
+
+def _entries(size, max_entries, rng):
+    """Flat indices of the entries to check: all, or ``max_entries`` of them drawn from ``rng``."""
+    if max_entries is not None and size > max_entries:
+        return np.sort(rng.choice(size, size=max_entries, replace=False))
+    return np.arange(size)
+
+
+def _check_tensor(name, param, grad, l1_kink, objective, indices, eps):
+    """The TensorCheck of one parameter tensor at ``indices``; ``l1_kink``: an L1 penalty's kink at 0."""
+    objective.crossed.clear()
+    numeric = numerical_gradient(objective, param, eps, indices)
+    kink = np.array(objective.crossed, dtype=bool).reshape(-1, 2).any(axis=1)
+    if l1_kink:
+        kink |= np.abs(param.reshape(-1)[indices]) <= eps
+    keep = ~kink
+    a, n = grad.reshape(-1)[indices][keep], numeric[keep]
+    return TensorCheck(
+        name=name,
+        shape=param.shape,
+        checked=int(keep.sum()),
+        kinks=int(kink.sum()),
+        analytic_norm=float(np.linalg.norm(a)),
+        numeric_norm=float(np.linalg.norm(n)),
+        error=relative_error(a, n),
+    )
 
 
 def check_network(model, loss, x, y):

@@ -1,192 +1,267 @@
-"""The operations a network is made of, each with its forward pass and its derivative side by side.
+"""The layer types a network is made of, registered in ``LAYERS`` under their config ``type``.
 
-Every op follows one contract:
+A layer is a few ops (``nntrain.nn.ops``) applied to rows x: (batch, inputs), giving (batch, units).
+Each layer type is one component that builds itself from its config section and describes itself,
+so that the model, the summary, the diagnostics and the gradient check ask it instead of testing
+its class:
 
-- ``forward(x, training) -> output``: x is (batch, features). In training the op keeps what its
-  backward needs; at inference it keeps nothing.
-- ``backward(grad) -> grad of the input``: grad is dLoss/d(output) of the last training forward.
-  It fills ``grads`` (same keys as ``params``) and may overwrite ``grad`` in place.
-- ``params``: trainable arrays by name; ``state``: arrays that are saved but not trained.
+- ``build(spec, inputs, rng, dtype, input_grad, error)``: the layer of a config section for rows of
+  ``inputs`` features, initialised from ``rng`` (or hand-set); a spec that does not fit raises
+  ``error(fields, message)``, with ``fields`` the path within the section (e.g. ``("weights", "W")``).
+- ``count_for(spec, inputs)``: (trainable, non-trainable) parameter counts, before anything is allocated;
+  ``count()`` of a built layer counts its arrays (the two agree).
+- ``input_width(spec, arrays=None)``: the width of the rows the layer takes, as its config (hand-set
+  weights) or a run's saved ``arrays`` (by the layer's own names) imply it, or None.
+- ``forward(x, training, logits=False)`` and ``backward(grad, logits=False)``: ``logits``, asked of
+  the output layer only, stops before its output activation, whose derivative then belongs to a loss
+  computed from logits (``nntrain.nn.losses``).
+- ``slots()`` and ``arrays()``: its arrays by name (the model saves them as ``layers.<i>.<name>``);
+  ``summary_row()``; ``kernels()`` and ``activity()`` for the diagnostics; ``kink_sides()`` for the
+  gradient check; ``needs_batch_statistics``; ``output_activation``.
 
-Backpropagation is then the chain rule applied mechanically: the model calls ``backward`` of each op
-in reverse order. Outputs are written into buffers the op reuses from step to step, so an output is
-valid until the op's next forward call; copy it to keep it.
+To add a layer type: subclass ``Layer`` here, register it in ``LAYERS``, and register its config
+section under the same name in ``nntrain.config.layers.LAYER_CONFIGS``.
 """
 
 import numpy as np
 
-from .activations import ACTIVATIONS
+from .initializers import initialize
+from .ops import Activation, BatchNorm, Buffered, Dense, Dropout  # noqa: F401 (Buffered: for the losses)
 
 
-class Buffered:
-    """Arrays kept from call to call, one per key, renewed when the shape or dtype changes: the
-    training step of an op or a loss then allocates nothing."""
+class Layer:
+    """What every layer type shares.
 
-    def _buffer(self, key, shape, dtype):
-        buffers = self.__dict__.setdefault("_buffers", {})
-        buf = buffers.get(key)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = buffers[key] = np.empty(shape, dtype)
-        return buf
-
-
-class Op(Buffered):
-    """Base: no parameters, no state."""
-
-    def __init__(self):
-        self.params = {}
-        self.grads = {}
-        self.state = {}
-
-
-class Dense(Op):
-    """z = x W^T + b for a batch of rows x: (batch, inputs); W: (units, inputs); b: (units,).
-
-    ``l1`` and ``l2`` add the kernel penalty l1*sum|W| + l2*sum W^2 (Keras semantics) to the
-    gradient in ``backward``; its value is ``penalty()``. ``input_grad=False`` (the first layer)
-    skips computing the gradient of the input, which nothing needs.
+    ``ops``: every op, in forward order (a plain chain unless the subclass says otherwise);
+    ``named``: (prefix, op) pairs, the array ``op.params[key]`` (or ``op.state[key]``) being named
+    ``prefix + key``; ``kernels``: the Dense ops whose W the diagnostics measure; ``activation``: the
+    Activation op whose outputs they look at. Iterating a layer (or indexing it) gives its ops.
     """
 
-    def __init__(self, W, b, l1=0.0, l2=0.0, input_grad=True):
-        super().__init__()
-        self.params = {"W": W, "b": b}
-        self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
-        self.l1, self.l2 = l1, l2
-        self.input_grad = input_grad
+    output_activation = "linear"
+    keep_prob = 1.0
 
-    def forward(self, x, training):
-        W, b = self.params["W"], self.params["b"]
-        z = self._buffer("z", (x.shape[0], W.shape[0]), W.dtype)
-        np.matmul(x, W.T, out=z)
-        z += b
-        self._x = x if training else None
-        return z
+    def __init__(self, ops, named, inputs, units, kernels, activation):
+        self.ops = ops
+        self.named = named
+        self.inputs, self.units = inputs, units
+        self._kernels = kernels
+        self.activation = activation
+        self._logit_ops = ops  # what runs with logits=True: all but an output activation
 
-    def backward(self, grad):
-        W = self.params["W"]
-        dW, db = self.grads["W"], self.grads["b"]
-        np.matmul(grad.T, self._x, out=dW)
-        grad.sum(axis=0, out=db)
-        if self.l1 or self.l2:
-            tmp = self._buffer("penalty", W.shape, W.dtype)
-            if self.l2:
-                dW += np.multiply(W, 2.0 * self.l2, out=tmp)
-            if self.l1:
-                np.sign(W, out=tmp)
-                tmp *= self.l1
-                dW += tmp
-        if not self.input_grad:
-            return None
-        dx = self._buffer("dx", self._x.shape, W.dtype)
-        return np.matmul(grad, W, out=dx)
+    def __iter__(self):
+        return iter(self.ops)
 
-    def penalty(self):
-        W = self.params["W"]
-        total = 0.0
-        if self.l1:
-            total += self.l1 * float(np.abs(W, out=self._buffer("penalty", W.shape, W.dtype)).sum())
-        if self.l2:
-            total += self.l2 * float(np.vdot(W, W))
-        return total
+    def __getitem__(self, i):
+        return self.ops[i]
 
+    def forward(self, x, training, logits=False):
+        for op in self._logit_ops if logits else self.ops:
+            x = op.forward(x, training)
+        return x
 
-class Activation(Op):
-    """a = g(z) elementwise (softmax: per row), computed in place on z; backward uses only a."""
-
-    def __init__(self, name):
-        super().__init__()
-        self.name = name
-        self.fn = ACTIVATIONS[name]
-
-    def forward(self, x, training):
-        a = self.fn.forward(x, out=x)
-        self._a = a if training else None
-        return a
-
-    def backward(self, grad):
-        return self.fn.backward(self._a, grad)
-
-
-class Dropout(Op):
-    """Inverted dropout, as in the lecture: d = uniform < keep_prob; a = a * d / keep_prob.
-
-    Active only in training; the mask comes from the run's generator. ``frozen = True`` reuses the
-    last mask (for gradient checks, where the network must be a fixed function).
-    """
-
-    def __init__(self, keep_prob, rng):
-        super().__init__()
-        self.keep_prob = keep_prob
-        self.rng = rng
-        self.frozen = False
-        self._mask = None
-
-    def forward(self, x, training):
-        if not training:
-            return x
-        if not (self.frozen and self._mask is not None and self._mask.shape == x.shape):
-            u = self._buffer("uniform", x.shape, np.float32 if x.dtype == np.float32 else np.float64)
-            self.rng.random(dtype=u.dtype, out=u)
-            self._mask = np.less(u, self.keep_prob, out=self._buffer("mask", x.shape, bool))
-        out = np.multiply(x, self._mask, out=self._buffer("out", x.shape, x.dtype))
-        out /= self.keep_prob
-        return out
-
-    def backward(self, grad):
-        grad *= self._mask
-        grad /= self.keep_prob
+    def backward(self, grad, logits=False):
+        for op in reversed(self._logit_ops if logits else self.ops):
+            grad = op.backward(grad)
         return grad
 
+    def slots(self):
+        """(name, op, key) of every trainable array, in order: ``op.params[key]`` is called ``name``."""
+        return [(prefix + key, op, key) for prefix, op in self.named for key in op.params]
 
-class BatchNorm(Op):
-    """Batch normalisation of (batch, units) pre-activations: gamma * (z - mean) / sqrt(var + eps) + beta.
+    def arrays(self):
+        """Every array to save, by name: per op its parameters, then its state."""
+        return {
+            prefix + key: array for prefix, op in self.named for key, array in (*op.params.items(), *op.state.items())
+        }
 
-    Training uses the batch's mean and (biased) variance and updates the running statistics,
-    ``running = (1 - momentum) * running + momentum * batch`` with the unbiased batch variance
-    (PyTorch's BatchNorm1d conventions); inference uses the running statistics.
+    def count(self):
+        """(trainable, non-trainable) parameters of the built layer."""
+        trainable = sum(op.params[key].size for _, op, key in self.slots())
+        return trainable, sum(a.size for a in self.arrays().values()) - trainable
+
+    @property
+    def needs_batch_statistics(self):
+        return any(op.batch_statistics for op in self.ops)
+
+    def kernels(self):
+        """(W, dW) of each of the layer's weight matrices."""
+        return [(op.params["W"], op.grads["W"]) for op in self._kernels]
+
+    def activity(self):
+        """What the activation reports about the last training forward's outputs, e.g. {"dead": 0.25}."""
+        return self.activation.activity()
+
+    def kink_sides(self, logits=False):
+        """For each activation with a kink at 0 that ran in the last training forward (``logits``: as
+        ``forward``'s), which side of it each of its inputs was on: boolean arrays."""
+        return [op.kink_sides() for op in (self._logit_ops if logits else self.ops) if op.kinked]
+
+    def describe(self):
+        """The summary's ``type``, e.g. "dense + batchnorm"."""
+        raise NotImplementedError
+
+    def summary_row(self):
+        """The layer's line of ``nntrain summary``: its type, output shape, activation, dropout and counts."""
+        trainable, fixed = self.count()
+        norms = [op for op in self.ops if op.batch_statistics]
+        return {
+            "type": self.describe(),
+            "output_shape": [None, self.units],
+            "activation": self.activation.name,
+            "keep_prob": self.keep_prob,
+            "weights": sum(op.params["W"].size for op in self._kernels),
+            "biases": sum(op.params["b"].size for op in self._kernels),
+            "batchnorm_trainable": sum(a.size for op in norms for a in op.params.values()),
+            "batchnorm_non_trainable": sum(a.size for op in norms for a in op.state.values()),
+            "trainable_params": trainable,
+            "non_trainable_params": fixed,
+            "params": trainable + fixed,
+        }
+
+
+class DenseLayer(Layer):
+    """a = Dropout(act(BN(x W^T + b))): the ops ``Dense -> [BatchNorm] -> Activation -> [Dropout]``.
+
+    Arrays: ``W`` (units, inputs), ``b`` (units,); with batch norm ``gamma``, ``beta`` (trained) and
+    ``running_mean``, ``running_var`` (units,).
     """
 
-    def __init__(self, units, dtype, momentum=0.1, eps=1e-5):
-        super().__init__()
-        self.params = {"gamma": np.ones(units, dtype), "beta": np.zeros(units, dtype)}
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self.state = {"running_mean": np.zeros(units, dtype), "running_var": np.ones(units, dtype)}
-        self.momentum, self.eps = momentum, eps
+    def __init__(self, dense, activation, batchnorm=None, dropout=None):
+        ops = [op for op in (dense, batchnorm, activation, dropout) if op is not None]
+        units, inputs = dense.params["W"].shape
+        super().__init__(ops, [("", op) for op in ops], inputs, units, kernels=[dense], activation=activation)
+        self.batchnorm, self.dropout = batchnorm, dropout
+        self.output_activation = activation.name
+        self.keep_prob = dropout.keep_prob if dropout else 1.0
+        self._logit_ops = ops[: ops.index(activation)]
 
-    def forward(self, x, training):
-        gamma, beta = self.params["gamma"], self.params["beta"]
-        xhat = self._buffer("xhat", x.shape, x.dtype)
-        if training:
-            n = x.shape[0]
-            mean = x.mean(axis=0)
-            np.subtract(x, mean, out=xhat)
-            var = np.einsum("ij,ij->j", xhat, xhat) / n  # as x.var(axis=0), without its temporary
-            m = self.momentum
-            self.state["running_mean"] *= 1 - m
-            self.state["running_mean"] += m * mean
-            self.state["running_var"] *= 1 - m
-            self.state["running_var"] += (m * n / max(n - 1, 1)) * var
+    @classmethod
+    def build(cls, spec, inputs, rng, dtype, input_grad, error):
+        """The layer of a ``dense`` section; hand-set weights are checked against (units, inputs)."""
+        shape = (spec.units, inputs)
+        if spec.weights is None:
+            W = initialize(spec.init.name, shape, spec.init.scale, rng, dtype)
+            b = np.zeros(spec.units, dtype)
         else:
-            mean, var = self.state["running_mean"], self.state["running_var"]
-            np.subtract(x, mean, out=xhat)
-        inv_std = 1.0 / np.sqrt(var + self.eps)
-        xhat *= inv_std
-        out = np.multiply(xhat, gamma, out=self._buffer("out", x.shape, x.dtype))
-        out += beta
-        if training:
-            self._xhat, self._inv_std = xhat, inv_std
-        return out
+            W, b = _hand_set(spec, shape, dtype, error)
+        return cls(
+            Dense(W, b, l1=spec.l1, l2=spec.l2, input_grad=input_grad),
+            Activation(spec.activation),
+            BatchNorm(spec.units, dtype) if spec.batchnorm else None,
+            Dropout(spec.keep_prob, rng) if spec.keep_prob < 1.0 else None,
+        )
 
-    def backward(self, grad):
-        xhat, n = self._xhat, grad.shape[0]
-        gamma = self.params["gamma"]
-        np.einsum("ij,ij->j", grad, xhat, out=self.grads["gamma"])
-        grad.sum(axis=0, out=self.grads["beta"])
-        # dL/dz = inv_std / n * (n * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)), dxhat = grad * gamma
-        dxhat_sum = self.grads["beta"] * gamma
-        dxhat_xhat_sum = self.grads["gamma"] * gamma
-        dx = np.multiply(grad, gamma, out=grad)
-        dx -= dxhat_sum / n
-        dx -= np.multiply(xhat, dxhat_xhat_sum / n, out=self._buffer("tmp", xhat.shape, xhat.dtype))
-        dx *= self._inv_std
-        return dx
+    @staticmethod
+    def count_for(spec, inputs):
+        norm = 2 * spec.units if spec.batchnorm else 0
+        return spec.units * (inputs + 1) + norm, norm
+
+    @staticmethod
+    def input_width(spec, arrays=None):
+        if arrays is not None:
+            W = arrays.get("W")
+            return W.shape[1] if W is not None and W.ndim == 2 else None
+        if spec.weights is None:
+            return None
+        return len(spec.weights.W[0]) if spec.weights.W else 0
+
+    def describe(self):
+        return " + ".join(["dense"] + ["batchnorm"] * bool(self.batchnorm) + ["dropout"] * bool(self.dropout))
+
+
+def _hand_set(spec, shape, dtype, error):
+    """W and b of a section's hand-set ``weights``, checked against ``shape``: (units, inputs)."""
+    try:
+        W = np.array(spec.weights.W, dtype=dtype)
+    except ValueError:
+        raise error(("weights", "W"), f"rows of different lengths; expected a {shape[0]} x {shape[1]} matrix") from None
+    if W.shape != shape:
+        raise error(("weights", "W"), f"expected shape {shape} (units, inputs), got {W.shape}")
+    if spec.weights.b is None:
+        return W, np.zeros(spec.units, dtype)
+    b = np.array(spec.weights.b, dtype=dtype)
+    if b.shape != (spec.units,):
+        raise error(("weights", "b"), f"expected {spec.units} biases (one per unit), got {b.shape[0]}")
+    return W, b
+
+
+class ResidualBlock(Layer):
+    """y = x + out(Dropout(act(hidden(BN(x))))): a pre-activation residual block for tabular MLPs, as
+    in Gorishniy et al. 2021, "Revisiting Deep Learning Models for Tabular Data".
+
+    BN is there with ``batchnorm``, ``hidden`` (a Dense to the inner width) when the section sets
+    it, Dropout when keep_prob < 1; ``out`` is a Dense back to the block's width, which the skip
+    connection keeps: units = inputs. Arrays: ``norm.gamma``, ``norm.beta``, ``norm.running_mean``,
+    ``norm.running_var`` (inputs,); ``hidden.W`` (hidden, inputs), ``hidden.b`` (hidden,); ``out.W``
+    (units, hidden or inputs), ``out.b`` (units,).
+
+    x itself is never written to: the previous layer's backward and the skip connection need it.
+    """
+
+    def __init__(self, out, activation, norm=None, hidden=None, dropout=None, input_grad=True):
+        ops = [op for op in (norm, hidden, activation, dropout, out) if op is not None]
+        named = [(prefix, op) for prefix, op in (("norm.", norm), ("hidden.", hidden), ("out.", out)) if op is not None]
+        units = out.params["W"].shape[0]
+        kernels = [op for op in (hidden, out) if op is not None]
+        super().__init__(ops, named, units, units, kernels=kernels, activation=activation)
+        self.norm, self.hidden, self.dropout = norm, hidden, dropout
+        self.keep_prob = dropout.keep_prob if dropout else 1.0
+        self.input_grad = input_grad
+        self._reversed = ops[::-1]
+
+    @classmethod
+    def build(cls, spec, inputs, rng, dtype, input_grad, error):
+        """The block of a ``residual`` section; its units must equal its input width."""
+        if spec.units != inputs:
+            raise error(("units",), f"a residual block keeps its input's width: {inputs} inputs, {spec.units} units")
+
+        def dense(units, width, grad):
+            W = initialize(spec.init.name, (units, width), spec.init.scale, rng, dtype)
+            return Dense(W, np.zeros(units, dtype), l1=spec.l1, l2=spec.l2, input_grad=grad)
+
+        norm = BatchNorm(inputs, dtype) if spec.batchnorm else None
+        # The first layer's block needs no gradient of x, but its batch norm needs hidden's.
+        hidden = dense(spec.hidden, inputs, input_grad or norm is not None) if spec.hidden else None
+        # Without BN and hidden, the activation's input is x itself: it must not compute in place.
+        activation = Activation(spec.activation, in_place=norm is not None or hidden is not None)
+        dropout = Dropout(spec.keep_prob, rng) if spec.keep_prob < 1.0 else None
+        out = dense(spec.units, spec.hidden or inputs, True)
+        return cls(out, activation, norm, hidden, dropout, input_grad)
+
+    @staticmethod
+    def count_for(spec, inputs):
+        norm = 2 * inputs if spec.batchnorm else 0
+        hidden = spec.hidden * (inputs + 1) if spec.hidden else 0
+        return norm + hidden + spec.units * ((spec.hidden or inputs) + 1), norm
+
+    @staticmethod
+    def input_width(spec, arrays=None):
+        return spec.units
+
+    def forward(self, x, training, logits=False):
+        # logits: the block's output is linear, there is no output activation to stop before.
+        h = x
+        for op in self.ops:
+            h = op.forward(h, training)
+        h += x  # h is out's output buffer, which nothing else reads
+        return h
+
+    def backward(self, grad, logits=False):
+        g = grad  # out's backward only reads grad, which so stays the skip connection's gradient
+        for op in self._reversed:
+            g = op.backward(g)
+        if not self.input_grad:
+            return None
+        g += grad
+        return g
+
+    def describe(self):
+        parts = ["residual"] + ["batchnorm"] * bool(self.norm)
+        if self.hidden:
+            parts.append(f"hidden {self.hidden.params['W'].shape[0]}")
+        return " + ".join(parts + ["dropout"] * bool(self.dropout))
+
+
+# type (the config's ``model.layers[i].type``) -> the layer type
+LAYERS = {"dense": DenseLayer, "residual": ResidualBlock}

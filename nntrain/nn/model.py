@@ -1,10 +1,10 @@
-"""The network: a sequential stack of layers, each a short chain of ops, built from the config.
+"""The network: a sequential stack of layers (``nntrain.nn.layers``), built from the config.
 
-Layer ``i`` of the config becomes ``Dense -> [BatchNorm] -> Activation -> [Dropout]``. Its arrays are
-named ``layers.<i>.<name>`` (``W``, ``b``, ``gamma``, ``beta``, ``running_mean``, ``running_var``), the
-names used in ``weights.npz``. With a loss computed from logits (sigmoid + binary cross-entropy,
-softmax + categorical cross-entropy), training runs the net up to the logits (``logits=True``) and
-the loss owns the output activation's derivative.
+Layer ``i`` of the config is built by its type (``LAYERS[spec.type]``); its arrays are named
+``layers.<i>.<name>``, the names used in ``weights.npz`` (a dense layer: ``W``, ``b``, ``gamma``,
+``beta``, ``running_mean``, ``running_var``). With a loss computed from logits (sigmoid + binary
+cross-entropy, softmax + categorical cross-entropy), training runs the net up to the logits
+(``logits=True``) and the loss owns the output activation's derivative.
 
 All trainable parameters live in one contiguous 1-D array, ``flat_params``, and their gradients in
 another, ``flat_grads``; each op's ``params`` and ``grads`` are views into them. An elementwise
@@ -14,8 +14,7 @@ instead of one handful per array -- on a small network that is most of a step's 
 
 import numpy as np
 
-from .initializers import initialize
-from .layers import Activation, BatchNorm, Dense, Dropout
+from .layers import LAYERS
 
 # Largest layer and network nntrain will allocate: a typo such as 10**11 units is an error, not an
 # out-of-memory crash.
@@ -24,46 +23,53 @@ MAX_PARAMETERS = 500_000_000
 
 
 class Sequential:
-    """``layers``: one list of ops per config layer, applied in order."""
+    """``layers``: Layer objects (``nntrain.nn.layers``), applied in order."""
 
     def __init__(self, layers):
         self.layers = layers
-        self.ops = [op for layer in layers for op in layer]
-        self._logit_ops = self.ops[:-1]
-        self._named = [
-            (f"layers.{i}.{name}", op, name) for i, layer in enumerate(layers) for op in layer for name in op.params
+        self.ops = [op for layer in layers for op in layer.ops]
+        # (name, op, key) of every trainable array, in a fixed order (the optimizer's state follows it).
+        self.param_slots = [
+            (f"layers.{i}.{name}", op, key) for i, layer in enumerate(layers) for name, op, key in layer.slots()
         ]
-        self.flat_params, self.flat_grads = _share_one_buffer(self._named)
-        # Trainable parameters and their gradients, in a fixed order (the optimizer's state follows it).
-        self.params = [op.params[name] for _, op, name in self._named]
-        self.grads = [op.grads[name] for _, op, name in self._named]
-        self.param_names = [key for key, _, _ in self._named]
-        self._penalised = [op for op in self.ops if isinstance(op, Dense) and (op.l1 or op.l2)]
+        self.flat_params, self.flat_grads = _share_one_buffer(self.param_slots)
+        self.params = [op.params[key] for _, op, key in self.param_slots]
+        self.grads = [op.grads[key] for _, op, key in self.param_slots]
+        self.param_names = [name for name, _, _ in self.param_slots]
+        self._penalised = [op for op in self.ops if op.penalised]
+        self._hidden, self._last = layers[:-1], layers[-1]
+        self._hidden_reversed = self._hidden[::-1]
 
     @property
     def inputs(self):
         """Width of the rows the network takes."""
-        return self.ops[0].params["W"].shape[1]
+        return self.layers[0].inputs
 
     @property
     def outputs(self):
         """Width of the network's output: the last layer's units."""
-        return next(op for op in reversed(self.ops) if "W" in op.params).params["W"].shape[0]
+        return self._last.units
 
     @property
     def output_activation(self):
-        return self.ops[-1].name
+        return self._last.output_activation
+
+    @property
+    def needs_batch_statistics(self):
+        """Whether training needs batches of at least 2 examples (batch norm)."""
+        return any(layer.needs_batch_statistics for layer in self.layers)
 
     def forward(self, x, training=False, logits=False):
         """The network's output for rows x: (batch, inputs); up to the last layer's logits if asked."""
-        for op in self._logit_ops if logits else self.ops:
-            x = op.forward(x, training)
-        return x
+        for layer in self._hidden:
+            x = layer.forward(x, training)
+        return self._last.forward(x, training, logits)
 
     def backward(self, grad, logits=False):
         """Back-propagate dLoss/d(output) (or d(logits)) of the last training forward; fills ``grads``."""
-        for op in reversed(self._logit_ops if logits else self.ops):
-            grad = op.backward(grad)
+        grad = self._last.backward(grad, logits)
+        for layer in self._hidden_reversed:
+            grad = layer.backward(grad)
 
     def predict(self, x):
         """Output activations for rows x, in inference mode (no dropout, running batch-norm statistics)."""
@@ -74,8 +80,7 @@ class Sequential:
         out = []
         x = np.asarray(x, self.dtype)
         for layer in self.layers:
-            for op in layer:
-                x = op.forward(x, False)
+            x = layer.forward(x, False)
             out.append(x.copy())
         return out
 
@@ -91,14 +96,24 @@ class Sequential:
     def has_penalty(self):
         return bool(self._penalised)
 
+    def kink_sides(self, logits=False):
+        """Which side of its kink at 0 each input of every kinked activation was on in the last training
+        forward (``logits`` as there): a list of boolean arrays."""
+        last = len(self.layers) - 1
+        return [side for i, layer in enumerate(self.layers) for side in layer.kink_sides(logits and i == last)]
+
+    def kinked_at_zero(self):
+        """Per trainable array (in ``params`` order): whether the loss has a kink where an entry is 0 (L1)."""
+        return [op.kinked_at_zero(key) for _, op, key in self.param_slots]
+
+    def freeze(self, frozen=True):
+        """Hold (or release) the dropout masks: the network is then a fixed function, for gradient checks."""
+        for op in self.ops:
+            op.freeze(frozen)
+
     def state_dict(self):
         """All arrays to save, by name: trainable parameters and non-trained state (running statistics)."""
-        out = {}
-        for i, layer in enumerate(self.layers):
-            for op in layer:
-                for name, array in {**op.params, **op.state}.items():
-                    out[f"layers.{i}.{name}"] = array
-        return out
+        return {f"layers.{i}.{name}": a for i, layer in enumerate(self.layers) for name, a in layer.arrays().items()}
 
     def load_state_dict(self, arrays):
         """Copy arrays by name into the model; returns a problem description or None if all fit."""
@@ -117,43 +132,65 @@ class Sequential:
         return None
 
     def count_params(self):
-        """(trainable, non-trainable) parameter counts."""
-        trainable = sum(p.size for p in self.params)
-        total = sum(a.size for a in self.state_dict().values())
-        return trainable, total - trainable
+        """(trainable, non-trainable) parameter counts: the layers' own."""
+        counts = [layer.count() for layer in self.layers]
+        return sum(t for t, _ in counts), sum(n for _, n in counts)
 
 
-def _share_one_buffer(named):
+def _share_one_buffer(slots):
     """Move the ops' parameters (values copied) and gradients into two new 1-D arrays; rebind each op's
-    ``params[name]`` and ``grads[name]`` to its (shape-preserving, contiguous) view. Returns both arrays."""
-    arrays = [op.params[name] for _, op, name in named]
+    ``params[key]`` and ``grads[key]`` to its (shape-preserving, contiguous) view. Returns both arrays."""
+    arrays = [op.params[key] for _, op, key in slots]
     dtype = np.result_type(*arrays) if arrays else np.float64
     sizes = [a.size for a in arrays]
     flat_params = np.empty(sum(sizes), dtype)
     flat_grads = np.zeros(sum(sizes), dtype)
     start = 0
-    for (_, op, name), array, size in zip(named, arrays, sizes):
+    for (_, op, key), array, size in zip(slots, arrays, sizes):
         stop = start + size
-        op.params[name] = flat_params[start:stop].reshape(array.shape)
-        op.params[name][...] = array
-        op.grads[name] = flat_grads[start:stop].reshape(array.shape)
+        op.params[key] = flat_params[start:stop].reshape(array.shape)
+        op.params[key][...] = array
+        op.grads[key] = flat_grads[start:stop].reshape(array.shape)
         start = stop
     return flat_params, flat_grads
 
 
 def count_params(layer_configs, inputs):
-    """Trainable parameters of the configured layers, before anything is allocated."""
+    """Trainable parameters of the configured layers for rows of ``inputs`` features, before anything
+    is allocated: the layer types' own counts."""
     total = 0
-    for layer in layer_configs:
-        total += layer.units * (inputs + 1) + (2 * layer.units if layer.batchnorm else 0)
-        inputs = layer.units
+    for spec in layer_configs:
+        total += LAYERS[spec.type].count_for(spec, inputs)[0]
+        inputs = spec.units
     return total
+
+
+def input_width(config, n_features=None, arrays=None):
+    """The width of the rows the network of ``config`` (an ExperimentConfig) takes.
+
+    With the data's ``n_features``: that, which ``model.inputs`` must equal (else a ConfigError).
+    With a run's saved ``arrays`` (weights.npz by name): what its first layer's arrays say. Else
+    ``model.inputs``, or what the first layer's section implies (hand-set weights, a residual block's
+    units). None when only the data can tell.
+    """
+    declared, first = config.model.inputs, config.model.layers[0]
+    if n_features is not None:
+        if declared is not None and declared != n_features:
+            raise config.error(("model", "inputs"), f"the data has {n_features} features, not {declared}")
+        return n_features
+    if arrays is not None:
+        own = {k.removeprefix("layers.0."): v for k, v in arrays.items() if k.startswith("layers.0.")}
+        return LAYERS[first.type].input_width(first, own)
+    if declared is not None:
+        return declared
+    return LAYERS[first.type].input_width(first)
 
 
 def build_model(config, inputs, rng):
     """The network of ``config`` (an ExperimentConfig) for ``inputs`` features, initialised from ``rng``.
 
-    Hand-set weights are checked against the layer's shape (units, inputs); a ConfigError names the field.
+    A layer that does not fit its input (hand-set weights of the wrong shape, a residual block of
+    another width) is a ConfigError naming the field.
     """
     dtype = np.dtype(config.dtype)
     n_params = count_params(config.model.layers, inputs)
@@ -163,36 +200,12 @@ def build_model(config, inputs, rng):
         )
     layers = []
     for i, spec in enumerate(config.model.layers):
-        shape = (spec.units, inputs)
-        if spec.weights is None:
-            W = initialize(spec.init.name, shape, spec.init.scale, rng, dtype)
-            b = np.zeros(spec.units, dtype)
-        else:
-            W, b = _hand_set(config, i, spec, shape, dtype)
-        ops = [Dense(W, b, l1=spec.l1, l2=spec.l2, input_grad=i > 0)]
-        if spec.batchnorm:
-            ops.append(BatchNorm(spec.units, dtype))
-        ops.append(Activation(spec.activation))
-        if spec.keep_prob < 1.0:
-            ops.append(Dropout(spec.keep_prob, rng))
-        layers.append(ops)
-        inputs = spec.units
+        error = _layer_error(config, i)
+        layers.append(LAYERS[spec.type].build(spec, inputs, rng, dtype, input_grad=i > 0, error=error))
+        inputs = layers[-1].units
     return Sequential(layers)
 
 
-def _hand_set(config, i, spec, shape, dtype):
-    loc = ("model", "layers", i, "weights")
-    try:
-        W = np.array(spec.weights.W, dtype=dtype)
-    except ValueError:
-        raise config.error(loc + ("W",), f"rows of different lengths; expected a {shape[0]} x {shape[1]} matrix") from None
-    if W.shape != shape:
-        raise config.error(
-            loc + ("W",), f"expected shape {shape} (units, inputs), got {W.shape}"
-        )
-    if spec.weights.b is None:
-        return W, np.zeros(spec.units, dtype)
-    b = np.array(spec.weights.b, dtype=dtype)
-    if b.shape != (spec.units,):
-        raise config.error(loc + ("b",), f"expected {spec.units} biases (one per unit), got {b.shape[0]}")
-    return W, b
+def _layer_error(config, i):
+    """error(fields, message): a ConfigError about ``model.layers.<i>.<fields>``."""
+    return lambda fields, message: config.error(("model", "layers", i, *fields), message)

@@ -17,7 +17,7 @@ from ..data.csv import numeric_columns, read_csv
 from ..data.table import DEFAULT_TARGETS, default_features, shown
 from ..errors import ConfigError, DataError, RunError
 from ..nn.losses import BINARY, LABELS, loss_class
-from ..nn.model import build_model
+from ..nn.model import build_model, input_width
 from .store import DATA, load_run_config, read_json, read_weights
 
 SPLITS = ("train", "val", "test")
@@ -29,9 +29,10 @@ def load_model(source):
     if path.is_dir():
         config = load_run_config(path)
         weights = read_weights(path)
-        if "layers.0.W" not in weights or weights["layers.0.W"].ndim != 2:
+        inputs = input_width(config, arrays=weights)
+        if inputs is None:  # a dense first layer without its W
             raise RunError(f"{path}: damaged weights file: no 2-D layers.0.W")
-        model = build_model(config, weights["layers.0.W"].shape[1], np.random.default_rng(config.seed))
+        model = build_model(config, inputs, np.random.default_rng(config.seed))
         problem = model.load_state_dict(weights)
         if problem:
             raise RunError(f"{path}: weights.npz does not fit config.yaml: {problem}")
@@ -40,14 +41,13 @@ def load_model(source):
         raise ConfigError(f"{source}: no such run directory or config file")
     config = load_config(path)
     for i, layer in enumerate(config.model.layers):
-        if layer.weights is None:
+        if not layer.hand_set:
             raise config.error(
                 ("model", "layers", i),
                 "no hand-set weights; predict needs a trained run directory or a config that sets "
                 "`weights` on every layer",
             )
-    inputs = config.model.inputs or len(config.model.layers[0].weights.W[0])
-    return config, build_model(config, inputs, np.random.default_rng(config.seed))
+    return config, build_model(config, input_width(config), np.random.default_rng(config.seed))
 
 
 def read_data_meta(run_dir):

@@ -1,13 +1,15 @@
 """Training diagnostics: what makes vanishing and exploding gradients visible.
 
 In the first and last epoch and about 100 epochs between (on the epoch's last batch) the trainer
-records for every layer i:
+records for every layer i (``nntrain.nn.layers``: each layer says what its kernels and its
+activation are; a residual block's norms are over both its kernels):
 
 - ``grad_norm.layer<i>``: L2 norm of dLoss/dW before clipping;
 - ``weight_norm.layer<i>``: L2 norm of W after the update;
 - ``update_ratio.layer<i>``: ||W_after - W_before|| / ||W_before|| of that step;
-- ``dead.layer<i>`` (relu): share of units that output 0 for every example of the batch;
-- ``saturated.layer<i>`` (sigmoid, tanh): share of outputs within 0.01 of the function's limits.
+- what the layer's activation reports on its outputs (``nntrain.nn.activations``):
+  ``dead.layer<i>`` (relu): share of units that output 0 for every example of the batch;
+  ``saturated.layer<i>`` (sigmoid, tanh): share of outputs within 0.01 of the function's limits.
 
 The rows go to the run's ``diagnostics.csv``. ``advice`` turns them into a sentence when the first
 layer's gradients are orders of magnitude below (vanishing) or above (exploding) the last layer's in
@@ -18,44 +20,41 @@ import math
 
 import numpy as np
 
-from ..nn.layers import Activation, Dense
-
 # First-to-last gradient-norm ratios beyond these are called vanishing / exploding (3 orders of magnitude).
 VANISHING, EXPLODING = 1e-3, 1e3
 
 
 class Diagnostics:
     def __init__(self, model):
-        self.dense = [next(op for op in layer if isinstance(op, Dense)) for layer in model.layers]
-        self.activations = [next(op for op in layer if isinstance(op, Activation)) for layer in model.layers]
+        self.layers = model.layers
 
     def before_update(self):
         """Gradient norms and activation statistics of the step just back-propagated."""
         row = {}
-        self._before = [d.params["W"].copy() for d in self.dense]
-        for i, (dense, act) in enumerate(zip(self.dense, self.activations)):
-            row[f"grad_norm.layer{i}"] = float(np.linalg.norm(dense.grads["W"]))
-            a = getattr(act, "_a", None)  # None for an output activation fused into the loss
-            if a is None:
-                continue
-            if act.name == "relu":
-                row[f"dead.layer{i}"] = float(np.mean(~a.any(axis=0)))
-            elif act.name == "sigmoid":
-                row[f"saturated.layer{i}"] = float(np.mean((a < 0.01) | (a > 0.99)))
-            elif act.name == "tanh":
-                row[f"saturated.layer{i}"] = float(np.mean(np.abs(a) > 0.99))
+        self._before = [[W.copy() for W, _ in layer.kernels()] for layer in self.layers]
+        for i, layer in enumerate(self.layers):
+            row[f"grad_norm.layer{i}"] = _norm(dW for _, dW in layer.kernels())
+            # Nothing for an output activation fused into the loss: it did not run.
+            for name, value in layer.activity().items():
+                row[f"{name}.layer{i}"] = value
         return row
 
     def after_update(self):
         """Weight norms and update/weight ratios of the step just taken."""
         row = {}
-        for i, (dense, before) in enumerate(zip(self.dense, self._before)):
-            W = dense.params["W"]
-            before_norm = float(np.linalg.norm(before))
-            row[f"weight_norm.layer{i}"] = float(np.linalg.norm(W))
-            row[f"update_ratio.layer{i}"] = float(np.linalg.norm(W - before)) / before_norm if before_norm else math.inf
+        for i, (layer, before) in enumerate(zip(self.layers, self._before)):
+            kernels = [W for W, _ in layer.kernels()]
+            before_norm = _norm(before)
+            row[f"weight_norm.layer{i}"] = _norm(kernels)
+            update = _norm(W - old for W, old in zip(kernels, before))
+            row[f"update_ratio.layer{i}"] = update / before_norm if before_norm else math.inf
         self._before = None
         return row
+
+
+def _norm(arrays):
+    """The L2 norm of several arrays together (of one: exactly its np.linalg.norm)."""
+    return math.hypot(*(float(np.linalg.norm(a)) for a in arrays))
 
 
 def gradient_ratio(row):

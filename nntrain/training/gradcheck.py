@@ -36,7 +36,7 @@ def check_config(config, rows=None, max_entries=None):
     config = config.model_copy(update={"dtype": "float64"})
     rng, data, trainer = prepare(config)
     n = min(len(data.train), rows or config.data.batch_size)
-    if n < 2 and any(layer.batchnorm for layer in config.model.layers):
+    if n < 2 and trainer.model.needs_batch_statistics:
         raise ConfigError(f"a gradient check of batch norm needs at least 2 examples; got {n}")
     x = np.asarray(data.train.x[:n], dtype=np.float64)
     y = data.train.y[:n]

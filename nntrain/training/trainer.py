@@ -14,10 +14,9 @@ import numpy as np
 from ..data.prepare import load_data
 from .diagnostics import Diagnostics
 from ..errors import NNTrainWarning
-from ..nn.layers import BatchNorm
 from ..nn.losses import pairing_warning
 from ..nn.metrics import METRICS
-from ..nn.model import build_model
+from ..nn.model import build_model, input_width
 from ..nn.optimizers import clip_by_global_norm, clip_by_value, make_optimizer
 from ..nn.schedules import learning_rate
 
@@ -166,10 +165,7 @@ def prepare(config):
     """
     rng = np.random.default_rng(config.seed)
     data = load_data(config, rng)
-    inputs = data.n_features
-    if config.model.inputs is not None and config.model.inputs != inputs:
-        raise config.error(("model", "inputs"), f"the data has {inputs} features, not {config.model.inputs}")
-    model = build_model(config, inputs, rng)
+    model = build_model(config, input_width(config, data.n_features), rng)
     _check_batches(config, len(data.train), model)
     trainer = Trainer(config, model)
     if config.training.early_stopping is not None:
@@ -187,7 +183,7 @@ def prepare(config):
 
 
 def _check_batches(config, n, model):
-    if not any(isinstance(op, BatchNorm) for op in model.ops):
+    if not model.needs_batch_statistics:
         return
     b = config.data.batch_size
     if b == 1 or n == 1:
