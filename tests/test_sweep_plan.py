@@ -120,3 +120,15 @@ def test_plan_warns_once_about_a_mismatched_output_and_loss():
     with pytest.warns(NNTrainWarning) as caught:
         plan_sweep(XOR, ["model.layers.1.activation=tanh"], seeds=3)
     assert len(caught) == 1 and "output activation 'tanh' does not match loss 'binary_crossentropy'" in str(caught[0].message)
+
+
+def test_plan_names_a_residual_output_by_the_activation_its_outputs_come_out_of(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "data: {source: sine, n_samples: 20}\n"
+        "model: {layers: [{units: 1, activation: linear}, {type: residual, units: 1, activation: tanh}]}\n"
+        "loss: binary_crossentropy\noptimizer: {name: adam}\n"
+    )
+    with pytest.warns(NNTrainWarning) as caught:
+        plan_sweep(config, ["optimizer.lr=0.1,0.2"])
+    assert len(caught) == 1 and "output activation 'linear' does not match loss 'binary_crossentropy'" in str(caught[0].message)

@@ -59,6 +59,11 @@ class LayerSection(Section):
         """Whether training drops some of the layer's outputs (which the output layer must not)."""
         return False
 
+    @property
+    def output_activation(self):
+        """The activation the layer's outputs come out of, as the model's ``output_activation``."""
+        return "linear"
+
 
 class DenseConfig(LayerSection):
     """One dense layer: f(x) = activation(W x + b), optionally batch-normalised and dropped out."""
@@ -81,6 +86,10 @@ class DenseConfig(LayerSection):
     @property
     def drops_outputs(self):
         return self.keep_prob != 1.0
+
+    @property
+    def output_activation(self):
+        return self.activation
 
 
 class ResidualConfig(LayerSection):

@@ -148,7 +148,7 @@ def _variants(config_path, overrides, axes):
         resolved = config.model_dump(mode="json")
         values = {key: _lookup(resolved, key) for key, _, _ in combo}
         variants.append(Variant(_unique(_dirname(combo), names), values, config))
-        message = pairing_warning(config.loss, config.model.layers[-1].activation)
+        message = pairing_warning(config.loss, config.model.layers[-1].output_activation)
         if message:
             messages.setdefault(message)
     return variants, list(messages)
