@@ -163,6 +163,13 @@ def test_digits_reaches_97_percent_on_its_test_split(in_tmp):
     assert test["examples"] == 360 and test["accuracy"] >= 0.97
 
 
+def test_the_residual_example_beats_the_mean_by_far_on_its_test_split(in_tmp):
+    result = run("fit", CONFIGS / "diabetes_residual.yaml", "-q", "--run-dir", "dr", "--no-plots")
+    assert result.exit_code == 0, result.output
+    test = json.loads(run("eval", "dr", "--split", "test", "--json").stdout)
+    assert test["examples"] == 89 and test["mae"] < 40  # the mean predicts with an MAE of 66
+
+
 # --------------------------------------------------------------------------------------------------
 # The regression losses mae and huber end to end: config, CSV targets, fit, eval, predict, summary, gradcheck
 
