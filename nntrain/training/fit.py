@@ -28,7 +28,7 @@ from .checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
 from ..config import dump_config
 from ..data.prepare import Loader
 from .diagnostics import advice
-from ..errors import NNTrainError, NNTrainWarning, RunError
+from ..errors import Diverged, Interrupted, NNTrainError, NNTrainWarning, RunError
 from ..nn.losses import classifies
 from ..runs.store import (
     CONFIG,
@@ -46,7 +46,7 @@ from ..runs.store import (
     write_text,
     write_arrays,
 )
-from .trainer import Diverged, EpochTotals, held_out, prepare
+from .trainer import EpochTotals, held_out, prepare
 
 # Without training.checkpoint_every, a checkpoint is written at the end of an epoch once this many
 # seconds have passed since the last one (and always when a run is interrupted).
@@ -63,15 +63,6 @@ class FitResult:
     @property
     def status(self):
         return self.summary["status"]
-
-
-class Interrupted(Exception):
-    """Training stopped on SIGINT or SIGTERM after finishing its step; a checkpoint was written."""
-
-    def __init__(self, signum, run_dir):
-        self.signum, self.run_dir = signum, run_dir
-        self.exit_code = 128 + signum
-        super().__init__(f"interrupted; the run can go on with: nntrain fit --resume {run_dir}")
 
 
 def fit(config, *, run_dir=None, runs_root="runs", on_start=None, on_epoch=None, on_step=None, plots=False):
@@ -253,7 +244,8 @@ class _Session:
                     summary.update(best_epoch=self.early.best_epoch, best={self.early.monitor: self.early.best})
         except _StopRequested as stop:
             summary["status"] = "interrupted"
-            raise Interrupted(stop.signum, self.path) from None
+            message = f"interrupted; the run can go on with: nntrain fit --resume {self.path}"
+            raise Interrupted(message, stop.signum, self.path) from None
         except KeyboardInterrupt:
             summary["status"] = "interrupted"
             raise
