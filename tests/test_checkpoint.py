@@ -276,3 +276,92 @@ def test_the_mid_epoch_checkpoint_still_resumes_identically(mid_epoch, reference
     resume(run_dir)
     for key, value in read_weights(reference).items():
         assert read_weights(run_dir)[key].tobytes() == value.tobytes(), key
+
+
+def _npy(header, data=bytes(48)):
+    """A .npy member with this header (version 1.0), padded as numpy pads it."""
+    text = header.encode("latin1")
+    text += b" " * ((64 - (10 + len(text) + 1) % 64) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + data
+
+
+def _zip(member, compression=None):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression or zipfile.ZIP_STORED) as z:
+        z.writestr("state.npy", member)
+    return buffer.getvalue()
+
+
+def _damaged_compression(method):
+    """A member compressed with ``method`` whose compressed bytes are damaged (the CRC stays right)."""
+    import zipfile
+
+    data = bytearray(_zip(_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (40,), }", bytes(320)), method))
+    start = 30 + len("state.npy") + (14 if method == zipfile.ZIP_LZMA else 0)
+    for i in range(start + 4, start + 12):
+        data[i] ^= 0x5A
+    return bytes(data)
+
+
+def _with_fields(data, changes):
+    """``data`` (a one-member zip) with fields of its local header and directory entry replaced:
+    {(offset in the local header, offset in the directory entry): (struct format, value or function)}."""
+    import struct
+
+    data = bytearray(data)
+    directory = data.find(b"PK\x01\x02")
+    for offsets, (form, value) in changes.items():
+        for offset in (offsets[0], directory + offsets[1]):
+            size = struct.calcsize(form)
+            old = struct.unpack(form, data[offset : offset + size])[0]
+            data[offset : offset + size] = struct.pack(form, value(old) if callable(value) else value)
+    return bytes(data)
+
+
+def _damaged_files():
+    import zipfile
+
+    good = _zip(_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (6,), }"))
+    flipped = bytearray(good)
+    flipped[-30] ^= 0xFF
+    return {
+        "not a zip": b"not a zip at all",
+        "cut short": good[: len(good) // 2],
+        "a bad CRC": good.replace(bytes(48), b"\x01" * 48),
+        "a damaged directory": bytes(flipped),
+        "an unknown compression": _with_fields(good, {(8, 10): ("<H", 99)}),
+        "an encrypted member": _with_fields(good, {(6, 8): ("<H", lambda flags: flags | 1)}),
+        "a member longer than the file": _with_fields(
+            _zip(_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1000,), }")),
+            {(18, 20): ("<I", lambda size: size + 100_000), (22, 24): ("<I", lambda size: size + 100_000)},
+        ),
+        "damaged deflate data": _damaged_compression(zipfile.ZIP_DEFLATED),
+        "damaged bzip2 data": _damaged_compression(zipfile.ZIP_BZIP2),
+        "damaged lzma data": _damaged_compression(zipfile.ZIP_LZMA),
+        "a header that is not a dict": _zip(_npy("[1, 2]")),
+        "a header with bytes keys": _zip(_npy("{'descr': '<f8', b'fortran_order': False, 'shape': (6,), }")),
+        "a header cut short": _zip(_npy("{'descr': '<f8', 'fortran_order': False, 'shape': ((((")),
+        "a shape too large for C": _zip(_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1180591620717411303424,), }")),
+        "a shape too large for memory": _zip(_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000000,), }")),
+        "pickled objects": _zip(_npy("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }")),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_damaged_files()))
+def test_what_a_damaged_npz_raises_is_a_damaged_checkpoint(tmp_path, kind):
+    (tmp_path / "checkpoint.npz").write_bytes(_damaged_files()[kind])
+    with pytest.raises(RunError, match=f"^{tmp_path / 'checkpoint.npz'}: damaged checkpoint: ") as info:
+        load_checkpoint(tmp_path)
+    assert "\n" not in str(info.value).strip()
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "not json", '{"epoch": 1}', "[1, 2]"])
+def test_a_damaged_state_document(tmp_path, text):
+    from nntrain.runs.store import write_arrays
+
+    write_arrays(tmp_path / "checkpoint.npz", {"state": np.array(text)})
+    with pytest.raises(RunError, match=f"^{tmp_path / 'checkpoint.npz'}: damaged checkpoint: "):
+        load_checkpoint(tmp_path)
