@@ -1,15 +1,32 @@
-"""The project's own error types.
+"""The project's own error types, and the exit codes of the command line: all in one place.
 
-Every mistake a user can make (a config, a data file, a path, a damaged run) raises an ``NNTrainError``;
-the CLI catches it once and prints its message in one or two lines with exit code 2. Anything else is a
-bug and keeps its traceback.
+Every mistake a user can make (a config, a data file, a path, a damaged run, the command line itself)
+raises an ``NNTrainError``; the CLI catches it once and prints its message, one line per problem, with
+exit code 2. Two outcomes are not mistakes and have their own types: a run stopped by a signal raises
+``Interrupted`` (exit code 128 + the signal), and a command whose work ran but did not succeed -- a
+diverged run, a failed gradient check, a sweep with a failed run -- ends with ``Failed`` (exit code 1).
+Anything else is a bug and keeps its traceback.
 """
+
+import signal
+
+EXIT_FAILED = 1  # the command ran, but what it ran did not succeed (``Failed``)
+EXIT_USER_ERROR = 2  # a user's mistake (``NNTrainError``); the command did nothing more
+
+
+def signal_exit_code(signum):
+    """128 + the signal's number, as a shell reports a process that a signal ended: SIGINT 130, SIGTERM 143."""
+    return 128 + signum
 
 
 class NNTrainError(Exception):
-    """A user's mistake: printed as one or two lines, exit code 2."""
+    """A user's mistake: printed as one line per problem, exit code 2."""
 
-    exit_code = 2
+    exit_code = EXIT_USER_ERROR
+
+
+class UsageError(NNTrainError):
+    """Command-line arguments that cannot be read or do not go together (a bad --input, --split, ...)."""
 
 
 class ConfigError(NNTrainError):
@@ -22,6 +39,27 @@ class DataError(NNTrainError):
 
 class RunError(NNTrainError):
     """A run directory that is missing, incomplete, damaged or already exists."""
+
+
+class Failed(Exception):
+    """What a command ran did not succeed: exit code 1. The message, if any, is printed as an error;
+    without one the command's output has already said what failed (a sweep's list of runs)."""
+
+    exit_code = EXIT_FAILED
+
+
+class Diverged(Failed):
+    """A non-finite loss or weight: training stops at once and the run ends "diverged"."""
+
+
+class Interrupted(Exception):
+    """Stopped cleanly on SIGINT or SIGTERM, with what was done kept (a run's checkpoint, a sweep's
+    finished runs): exit code 128 + the signal. ``run_dir``: the run that can go on, if one can."""
+
+    def __init__(self, message, signum=signal.SIGINT, run_dir=None):
+        super().__init__(message)
+        self.signum, self.run_dir = signum, run_dir
+        self.exit_code = signal_exit_code(signum)
 
 
 class NNTrainWarning(UserWarning):

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import make_config
@@ -131,3 +132,201 @@ def test_a_real_signal_to_nntrain_fit(tmp_path, sig, code):
     assert summary["status"] == "interrupted" and summary["epochs"] >= 1000
     state, _ = load_checkpoint(tmp_path / "r")
     assert state["epoch"] * 1 + state["step"] >= summary["epochs"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Damaged checkpoints: every part is checked before anything is restored from it
+
+
+@pytest.fixture(scope="module")
+def mid_epoch(tmp_path_factory):
+    """A run of CONFIG interrupted after step 1 of epoch 5: a mid-epoch checkpoint with early stopping."""
+    run_dir = tmp_path_factory.mktemp("mid") / "run"
+    with pytest.raises(Interrupted):
+        fit(CONFIG, run_dir=run_dir, on_step=interrupt_at(9))
+    return run_dir
+
+
+def rewritten(run_dir, tmp_path, change):
+    """A copy of ``run_dir`` whose checkpoint is rewritten by ``change(state, groups)`` (in place)."""
+    import shutil
+
+    from nntrain.training.checkpoint import save_checkpoint
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    state, groups = load_checkpoint(copy)
+    change(state, groups)
+    save_checkpoint(copy, state, **groups)
+    return copy
+
+
+def _set(path, value):
+    def change(state, groups):
+        *parents, last = path
+        target = state
+        for key in parents:
+            target = target[key]
+        target[last] = value
+
+    return change
+
+
+def _drop(key):
+    return lambda state, groups: state.pop(key)
+
+
+def _arrays(group, key, value):
+    def change(state, groups):
+        if value is None:
+            del groups[group][key]
+        else:
+            groups[group][key] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (_drop("rng"), "incomplete state"),
+        (_set(["epoch"], "4"), "epoch and step must be integers"),
+        (_set(["step"], 1.0), "epoch and step must be integers"),
+        (_set(["rng", "state", "state"], -1), "rng is not a generator's state"),
+        (_set(["rng", "bit_generator"], "MT19937"), "rng is not a generator's state"),
+        (_set(["rng", "uinteger"], 2**40), "rng is not a generator's state"),
+        (_set(["rng_epoch_start"], None), "rng_epoch_start is not a generator's state"),
+        (_set(["totals", "seen"], 0), "totals are not an epoch's partial sums"),
+        (_set(["totals", "sums", "loss"], "x"), "totals are not an epoch's partial sums"),
+        (_set(["early_stopping"], {"best": "low", "best_epoch": 1, "wait": 0}), "early_stopping is not early stopping's counters"),
+        (_set(["early_stopping"], {"best": 0.5, "wait": 0}), "early_stopping is not early stopping's counters"),
+        (_set(["epoch"], 21), "epoch 21, step 1 out of range"),
+        (_set(["step"], 3), "epoch 4, step 3 out of range"),
+        (_set(["epoch"], -1), "epoch -1, step 1 out of range"),
+        (_set(["totals", "sums"], {"data_loss": 0.5, "penalty": 0.0}), "totals: sums of data_loss, penalty, not of the run's loss and metrics"),
+        (_arrays("optimizer", "t", np.array(2.5)), "optimizer state: t is not a count of steps"),
+        (_arrays("optimizer", "t", np.array([9, 9])), "optimizer state: t is not a count of steps"),
+        (_arrays("optimizer", "m.0", None), "optimizer state: missing m.0"),
+        (_arrays("optimizer", "v.0", np.zeros(1)), "optimizer state: v.0 has shape (1,), expected (37,)"),
+        (_arrays("optimizer", "w.0", np.zeros(1)), "optimizer state: unexpected w.0"),
+        (_arrays("best", "layers.0.W", np.zeros((2, 2))), "early stopping's best weights: layers.0.W has shape (2, 2), expected (6, 2)"),
+    ],
+)
+def test_a_damaged_checkpoint_says_what_is_wrong(mid_epoch, tmp_path, change, message):
+    run_dir = rewritten(mid_epoch, tmp_path, change)
+    with pytest.raises(RunError) as info:
+        resume(run_dir)
+    assert str(info.value) == f"{run_dir / 'checkpoint.npz'}: damaged checkpoint: {message}"
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"  # nothing resumed
+
+
+def test_a_checkpoint_of_another_model(mid_epoch, tmp_path):
+    run_dir = rewritten(mid_epoch, tmp_path, _arrays("model", "layers.0.W", np.zeros((3, 2))))
+    with pytest.raises(RunError, match=r"checkpoint does not fit config.yaml: layers.0.W has shape \(3, 2\), the config needs \(6, 2\)$"):
+        resume(run_dir)
+
+
+def test_a_checkpoint_whose_metrics_are_cut_short(mid_epoch, tmp_path):
+    run_dir = rewritten(mid_epoch, tmp_path, lambda state, groups: None)
+    lines = (run_dir / "metrics.csv").read_text().splitlines(keepends=True)
+    (run_dir / "metrics.csv").write_text("".join(lines[:-1]))
+    with pytest.raises(RunError) as info:
+        resume(run_dir)
+    assert str(info.value) == f"{run_dir}: metrics.csv has 3 epochs, the checkpoint 4"
+
+
+def test_the_mid_epoch_checkpoint_still_resumes_identically(mid_epoch, reference, tmp_path):
+    run_dir = rewritten(mid_epoch, tmp_path, lambda state, groups: None)
+    assert load_checkpoint(run_dir)[0]["step"] == 1
+    resume(run_dir)
+    for key, value in read_weights(reference).items():
+        assert read_weights(run_dir)[key].tobytes() == value.tobytes(), key
+
+
+def _npy(header, data=bytes(48)):
+    """A .npy member with this header (version 1.0), padded as numpy pads it."""
+    text = header.encode("latin1")
+    text += b" " * ((64 - (10 + len(text) + 1) % 64) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + data
+
+
+def _zip(member, compression=None):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression or zipfile.ZIP_STORED) as z:
+        z.writestr("state.npy", member)
+    return buffer.getvalue()
+
+
+def _damaged_compression(method):
+    """A member compressed with ``method`` whose compressed bytes are damaged (the CRC stays right)."""
+    import zipfile
+
+    data = bytearray(_zip(_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (40,), }", bytes(320)), method))
+    start = 30 + len("state.npy") + (14 if method == zipfile.ZIP_LZMA else 0)
+    for i in range(start + 4, start + 12):
+        data[i] ^= 0x5A
+    return bytes(data)
+
+
+def _with_fields(data, changes):
+    """``data`` (a one-member zip) with fields of its local header and directory entry replaced:
+    {(offset in the local header, offset in the directory entry): (struct format, value or function)}."""
+    import struct
+
+    data = bytearray(data)
+    directory = data.find(b"PK\x01\x02")
+    for offsets, (form, value) in changes.items():
+        for offset in (offsets[0], directory + offsets[1]):
+            size = struct.calcsize(form)
+            old = struct.unpack(form, data[offset : offset + size])[0]
+            data[offset : offset + size] = struct.pack(form, value(old) if callable(value) else value)
+    return bytes(data)
+
+
+def _damaged_files():
+    import zipfile
+
+    good = _zip(_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (6,), }"))
+    flipped = bytearray(good)
+    flipped[-30] ^= 0xFF
+    return {
+        "not a zip": b"not a zip at all",
+        "cut short": good[: len(good) // 2],
+        "a bad CRC": good.replace(bytes(48), b"\x01" * 48),
+        "a damaged directory": bytes(flipped),
+        "an unknown compression": _with_fields(good, {(8, 10): ("<H", 99)}),
+        "an encrypted member": _with_fields(good, {(6, 8): ("<H", lambda flags: flags | 1)}),
+        "a member longer than the file": _with_fields(
+            _zip(_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1000,), }")),
+            {(18, 20): ("<I", lambda size: size + 100_000), (22, 24): ("<I", lambda size: size + 100_000)},
+        ),
+        "damaged deflate data": _damaged_compression(zipfile.ZIP_DEFLATED),
+        "damaged bzip2 data": _damaged_compression(zipfile.ZIP_BZIP2),
+        "damaged lzma data": _damaged_compression(zipfile.ZIP_LZMA),
+        "a header that is not a dict": _zip(_npy("[1, 2]")),
+        "a header with bytes keys": _zip(_npy("{'descr': '<f8', b'fortran_order': False, 'shape': (6,), }")),
+        "a header cut short": _zip(_npy("{'descr': '<f8', 'fortran_order': False, 'shape': ((((")),
+        "a shape too large for C": _zip(_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1180591620717411303424,), }")),
+        "a shape too large for memory": _zip(_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000000,), }")),
+        "pickled objects": _zip(_npy("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }")),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_damaged_files()))
+def test_what_a_damaged_npz_raises_is_a_damaged_checkpoint(tmp_path, kind):
+    (tmp_path / "checkpoint.npz").write_bytes(_damaged_files()[kind])
+    with pytest.raises(RunError, match=f"^{tmp_path / 'checkpoint.npz'}: damaged checkpoint: ") as info:
+        load_checkpoint(tmp_path)
+    assert "\n" not in str(info.value).strip()
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "not json", '{"epoch": 1}', "[1, 2]"])
+def test_a_damaged_state_document(tmp_path, text):
+    from nntrain.runs.store import write_arrays
+
+    write_arrays(tmp_path / "checkpoint.npz", {"state": np.array(text)})
+    with pytest.raises(RunError, match=f"^{tmp_path / 'checkpoint.npz'}: damaged checkpoint: "):
+        load_checkpoint(tmp_path)

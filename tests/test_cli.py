@@ -201,3 +201,174 @@ def test_fit_resume_continues_an_interrupted_run(in_tmp):
     assert result.exit_code == 0, result.output
     assert "completed: 500 epochs" in result.stdout
     assert json.loads(Path("r/summary.json").read_text())["resumed"] == 1
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors and exit codes: every command's outcome is mapped at one edge, with the codes of nntrain.errors
+
+
+def test_the_exit_codes_live_in_one_place():
+    import signal
+
+    from nntrain import errors
+
+    assert (errors.EXIT_FAILED, errors.EXIT_USER_ERROR) == (1, 2)
+    assert errors.signal_exit_code(signal.SIGINT) == 130 and errors.signal_exit_code(signal.SIGTERM) == 143
+    for user_error in (errors.UsageError, errors.ConfigError, errors.DataError, errors.RunError):
+        assert issubclass(user_error, errors.NNTrainError) and user_error("x").exit_code == 2
+    assert issubclass(errors.Diverged, errors.Failed) and errors.Diverged().exit_code == 1
+    assert errors.Interrupted("x", signal.SIGTERM).exit_code == 143 and errors.Interrupted("x").exit_code == 130
+    # The commands raise; only the edge turns what they raise into an exit code.
+    for module in (Path(__file__).parent.parent / "nntrain" / "cli").glob("*.py"):
+        text = module.read_text()
+        assert ("typer.Exit" in text) == (module.name == "_app.py"), module.name
+        assert 'echo(f"error:' not in text or module.name == "_app.py", module.name
+
+
+@pytest.fixture(scope="module")
+def xor_run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("runs") / "r"
+    assert run("fit", CONFIGS / "xor.yaml", "-q", "--no-plots", "--run-dir", path, "--set", "training.epochs=2").exit_code == 0
+    return path
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["predict", "{run}", "-i", "0 1"], "error: --input '0 1': the network takes 2 inputs, got 1\n"),
+        (["predict", "{run}", "-i", "0,x"], "error: --input '0,x': expected 2 comma-separated numbers, e.g. 0,1\n"),
+        (["predict", "{run}"], "error: give either a CSV file of inputs or --input rows (e.g. -i 0,1)\n"),
+        (["eval", "{run}", "--split", "nope"], "error: --split nope: expected one of train, val, test\n"),
+        (["compare", "{run}", "--json", "--csv"], "error: --json and --csv: choose one\n"),
+        (["fit", "--resume", "{run}", "--seed", "1"], "error: --resume continues a run with its own config; give no CONFIG, --set, --seed or --run-dir\n"),
+    ],
+)
+def test_command_line_misuse_is_a_usage_error(xor_run, args, message):
+    from nntrain.errors import UsageError
+
+    result = run(*[a.format(run=xor_run) for a in args])
+    assert (result.exit_code, result.stderr, result.stdout) == (2, message, "")
+    assert UsageError("x").exit_code == 2
+
+
+def test_runs_and_compare_of_what_is_not_there(tmp_path):
+    missing = run("runs", tmp_path / "nope")
+    assert (missing.exit_code, missing.stderr) == (2, f"error: {tmp_path / 'nope'}: no such directory\n")
+    missing = run("compare", tmp_path / "nope")
+    assert (missing.exit_code, missing.stderr) == (2, f"error: {tmp_path / 'nope'}: no such run directory\n")
+
+
+def test_runs_reports_every_unreadable_run_once_after_the_table(xor_run, tmp_path):
+    import shutil
+
+    for name in ("a", "b", "c"):
+        shutil.copytree(xor_run, tmp_path / name)
+    (tmp_path / "a" / "metrics.csv").write_text("epoch,loss\n1,x\n")
+    (tmp_path / "c" / "summary.json").write_text("{")
+    result = run("runs", tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: {tmp_path / 'a' / 'metrics.csv'}, line 2: damaged metrics row: loss is 'x'",
+        f"error: {tmp_path / 'c' / 'summary.json'}: damaged summary: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+    ]
+    assert "1 run in" in result.stdout
+
+
+def test_compare_says_which_runs_lack_the_metric_after_the_table(xor_run, tmp_path):
+    import shutil
+
+    shutil.copytree(xor_run, tmp_path / "a")
+    shutil.copytree(xor_run, tmp_path / "b")
+    (tmp_path / "b" / "metrics.csv").write_text("epoch,loss\n1,0.5\n")
+    result = run("compare", tmp_path / "a", tmp_path / "b", "--metric", "accuracy")
+    assert result.exit_code == 2
+    assert result.stderr == "error: accuracy is not logged by b (shown last); every run logged: loss\n"
+    assert "runs ranked by accuracy" in result.stdout
+
+
+def every_step(sends):
+    """A Trainer.train_step that sends the signals ``sends[n]`` to this process after its step n (1-based)."""
+    import os
+
+    from nntrain.training.trainer import Trainer
+
+    step, steps = Trainer.train_step, [0]
+
+    def train_step(self, *args, **kwargs):
+        row = step(self, *args, **kwargs)
+        steps[0] += 1
+        for sig in sends.get(steps[0], ()):
+            os.kill(os.getpid(), sig)
+        return row
+
+    return train_step
+
+
+@pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_during_fit_exits_128_plus_the_signal(in_tmp, monkeypatch, sig, code):
+    import signal
+
+    monkeypatch.setattr("nntrain.training.trainer.Trainer.train_step", every_step({5: [getattr(signal, sig)]}))
+    result = run("fit", CONFIGS / "xor.yaml", "-q", "--no-plots", "--run-dir", "r")
+    assert (result.exit_code, result.stderr) == (code, "interrupted; the run can go on with: nntrain fit --resume r\n")
+    assert json.loads(Path("r/summary.json").read_text())["checkpoint"] == {"epoch": 4, "step": 1}  # one step an epoch
+
+
+def test_a_second_ctrl_c_stops_at_once_and_exits_130(in_tmp, monkeypatch):
+    import signal
+
+    sends = {3: [signal.SIGINT, signal.SIGINT]}  # the second one before the step loop looks at the first
+    monkeypatch.setattr("nntrain.training.trainer.Trainer.train_step", every_step(sends))
+    result = run("fit", CONFIGS / "xor.yaml", "-q", "--no-plots", "--run-dir", "r")
+    assert (result.exit_code, result.stderr) == (130, "interrupted\n")
+    summary = json.loads(Path("r/summary.json").read_text())
+    assert summary["status"] == "interrupted" and "checkpoint" not in summary
+
+
+def test_ctrl_c_in_any_command_exits_130(xor_run, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("nntrain.runs.inference.evaluate_run", interrupted)
+    result = run("eval", xor_run)
+    assert (result.exit_code, result.stderr, result.stdout) == (130, "interrupted\n", "")
+
+
+def test_a_diverging_run_exits_1_after_its_summary_line(in_tmp):
+    result = run(
+        "fit", CONFIGS / "xor.yaml", "-q", "--no-plots", "--run-dir", "d", "--set", "optimizer={name: sgd, lr: 1e30}",
+        "--set", "loss=mse", "--set", "metrics=[]", "--set", "model.layers.1.activation=linear",
+    )
+    summary = json.loads(Path("d/summary.json").read_text())
+    assert result.exit_code == 1
+    assert result.stdout.startswith("run: d\ndiverged: ")
+    assert result.stderr.splitlines()[-1] == f"error: {summary['message']}"
+    assert summary["message"].startswith("the loss became non-finite in epoch 2, step 1; try a lower learning rate")
+
+
+def test_an_interrupted_sweep_exits_130_after_its_report(in_tmp, monkeypatch):
+    from nntrain.sweep import execute
+
+    def interrupted(plan, sweep_dir, **kwargs):
+        runs = [{"dir": "seed=0", "status": "cancelled"}, {"dir": "seed=1", "status": "cancelled"}]
+        raise execute.SweepInterrupted(execute.SweepResult(Path(sweep_dir), "interrupted", runs))
+
+    monkeypatch.setattr("nntrain.sweep._forkserver.start", lambda: None)
+    monkeypatch.setattr(execute, "run_sweep", interrupted)
+    result = run("sweep", CONFIGS / "xor.yaml", "--seeds", "2", "--sweep-dir", "s", "-q")
+    assert (result.exit_code, result.stdout) == (130, "2 runs: 2 cancelled\n")
+    assert result.stderr == "interrupted; finished runs are in s\n"
+
+
+def test_a_sweep_with_a_failed_run_exits_1_with_its_list(in_tmp, monkeypatch):
+    from nntrain.sweep import execute
+
+    def one_failed(plan, sweep_dir, **kwargs):
+        runs = [{"dir": "seed=0", "status": "failed", "error": "DataError: x.csv: no such file"}]
+        return execute.SweepResult(Path(sweep_dir), "completed", runs)
+
+    monkeypatch.setattr("nntrain.sweep._forkserver.start", lambda: None)
+    monkeypatch.setattr(execute, "run_sweep", one_failed)
+    result = run("sweep", CONFIGS / "xor.yaml", "--seeds", "1", "--sweep-dir", "s", "-q")
+    assert (result.exit_code, result.stdout) == (1, "1 run: 1 failed\n")
+    assert result.stderr == "failed: seed=0: DataError: x.csv: no such file\n"

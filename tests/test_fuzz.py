@@ -206,3 +206,52 @@ def test_damaged_run_directories(interrupted_run, tmp_path, data):
     for _ in range(data.draw(st.integers(1, 2))):
         damage(run_dir, data)
     run_readers(run_dir)
+
+
+@pytest.fixture(scope="module")
+def mid_epoch_run(tmp_path_factory):
+    """A run with early stopping and a schedule, stopped after the first of two steps of epoch 3."""
+    import os
+    import signal
+
+    from conftest import make_config
+    from nntrain.training.fit import Interrupted, fit
+
+    config = make_config(data={"source": "xor", "batch_size": 2},
+                         training={"epochs": 6, "early_stopping": {"monitor": "loss", "patience": 10},
+                                   "schedule": {"name": "cosine"}})
+    run_dir = tmp_path_factory.mktemp("mid") / "run"
+
+    def stop(epoch, step):
+        if (epoch, step) == (3, 1):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(Interrupted):
+        fit(config, run_dir=run_dir, on_step=stop)
+    return run_dir
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_mutated_checkpoint_states(mid_epoch_run, tmp_path, data):
+    """Any value anywhere in the state document: resume succeeds or says what is wrong, in one line."""
+    from nntrain.training.checkpoint import load_checkpoint, save_checkpoint
+    from nntrain.training.fit import resume
+
+    run_dir = Path(tempfile.mkdtemp(dir=tmp_path)) / "run"
+    shutil.copytree(mid_epoch_run, run_dir)
+    state, groups = load_checkpoint(run_dir)
+    for _ in range(data.draw(st.integers(1, 2))):
+        target = data.draw(st.sampled_from([p for p in _paths(state) if p]))
+        parent = state
+        for part in target[:-1]:
+            parent = parent[part]
+        if data.draw(st.booleans()):
+            del parent[target[-1]]
+        else:
+            parent[target[-1]] = data.draw(st.one_of(documents, st.integers(-(2**130), 2**130)))
+    save_checkpoint(run_dir, state, **groups)
+    try:
+        resume(run_dir)
+    except NNTrainError as e:
+        assert str(e) and "\n" not in str(e).strip(), repr(str(e))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import make_config
-from nntrain.errors import ConfigError, DataError, RunError
+from nntrain.errors import ConfigError, DataError, RunError, UsageError
 from nntrain.training.fit import fit
 from nntrain.runs.inference import evaluate_run, load_predictor, predict, predict_table, read_data_meta
 from nntrain.runs.store import read_metrics
@@ -51,7 +51,7 @@ def test_eval_on_each_split_matches_what_training_logged(iris_run):
 
 
 def test_eval_split_errors(iris_run, tmp_path):
-    with pytest.raises(ConfigError, match=r"^--split all: expected one of train, val, test$"):
+    with pytest.raises(UsageError, match=r"^--split all: expected one of train, val, test$"):
         evaluate_run(iris_run, "all")
     run = fit(iris_config(split={"val": 0.2}), runs_root=tmp_path).run_dir
     with pytest.raises(RunError) as info:

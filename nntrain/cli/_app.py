@@ -23,29 +23,61 @@ app = typer.Typer(
 
 
 def command(name=None):
-    """Register a command; a user's mistake (NNTrainError) becomes one line on stderr and exit code 2."""
+    """Register a command, with the one place where what it raises becomes output and an exit code.
+
+    A user's mistake (NNTrainError) prints each line of its message as ``error: ...`` and exits with 2;
+    a run stopped by a signal (Interrupted) prints its message and exits with 128 + the signal; work
+    that did not succeed (Failed: a diverged run, a failed check) prints its message, if any, as an
+    error and exits with 1; a Ctrl-C anywhere else prints ``interrupted`` and exits with 130.
+    """
 
     def register(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            from nntrain.errors import NNTrainError
-
             with warnings.catch_warnings():
                 warnings.simplefilter("always")
                 warnings.showwarning = _show_warning
-                try:
-                    return fn(*args, **kwargs)
-                except NNTrainError as e:
-                    typer.echo(f"error: {e}", err=True)
-                    raise typer.Exit(e.exit_code) from None
-                except KeyboardInterrupt:
-                    typer.echo("interrupted", err=True)
-                    raise typer.Exit(130) from None
+                code = _run(fn, args, kwargs)
+            if code:
+                raise typer.Exit(code)
 
         app.command(name=name)(wrapper)
         return fn
 
     return register
+
+
+def _run(fn, args, kwargs):
+    """Run a command; its exit code: 0, or one of nntrain.errors' for what it raised."""
+    import signal
+
+    from nntrain.errors import Failed, Interrupted, NNTrainError, signal_exit_code
+
+    try:
+        fn(*args, **kwargs)
+    except NNTrainError as e:
+        for line in str(e).splitlines() or [""]:
+            typer.echo(f"error: {line}", err=True)
+        return e.exit_code
+    except Interrupted as e:
+        typer.echo(f"{e}", err=True)
+        return e.exit_code
+    except Failed as e:
+        if str(e):
+            typer.echo(f"error: {e}", err=True)
+        return e.exit_code
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return signal_exit_code(signal.SIGINT)
+    return 0
+
+
+def overrides(set_, seed):
+    """The --set overrides, and --seed as one more (named as the user wrote it in errors)."""
+    items = list(set_ or [])
+    if seed is not None:
+        items.append((f"seed={seed}", f"--seed {seed}"))
+    return items
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

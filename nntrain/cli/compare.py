@@ -28,23 +28,12 @@ def compare(
     Runs that did not log the metric are shown last and reported on stderr (exit code 2).
     """
     from nntrain.runs.catalog import expand, load_run
-    from nntrain.runs.compare import compare_runs, to_csv
+    from nntrain.runs.compare import compare_runs
 
-    from ._tables import render
-    from nntrain.errors import NNTrainError
-
-    if as_json and as_csv:
-        raise NNTrainError("--json and --csv: choose one")
-    if plot is not None and plot.suffix.lower() != ".png":
-        raise NNTrainError(f"--plot {plot}: the plot is a PNG; give a file name ending in .png")
+    _check_options(as_json, as_csv, plot)
     loaded = [load_run(path, config=True) for path in expand(runs)]
     result = compare_runs(loaded, metric)
-    if as_json:
-        print_json(result)
-    elif as_csv:
-        typer.echo(to_csv(result), nl=False)
-    else:
-        render(result, console())
+    _print(result, as_json, as_csv)
     if plot is not None:
         from nntrain.runs.compare import curves
         from nntrain.runs.plots import plot_overlay
@@ -52,7 +41,29 @@ def compare(
         plot_overlay(curves(loaded, result), result["metric"], plot)
         typer.echo(f"plot: {plot}", err=as_json or as_csv)
     if result["missing"]:
+        from nntrain.errors import RunError
+
         missing, shared = ", ".join(result["missing"]), ", ".join(result["shared"]) or "nothing"
-        message = f"{result['metric']} is not logged by {missing} (shown last); every run logged: {shared}"
-        typer.echo(f"error: {message}", err=True)
-        raise typer.Exit(2)
+        raise RunError(f"{result['metric']} is not logged by {missing} (shown last); every run logged: {shared}")
+
+
+def _check_options(as_json, as_csv, plot):
+    from nntrain.errors import UsageError
+
+    if as_json and as_csv:
+        raise UsageError("--json and --csv: choose one")
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise UsageError(f"--plot {plot}: the plot is a PNG; give a file name ending in .png")
+
+
+def _print(result, as_json, as_csv):
+    if as_json:
+        print_json(result)
+    elif as_csv:
+        from nntrain.runs.compare import to_csv
+
+        typer.echo(to_csv(result), nl=False)
+    else:
+        from ._tables import render
+
+        render(result, console())

@@ -3,7 +3,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._app import command, fmt
+from ._app import command, fmt, overrides
 
 
 @command()
@@ -29,38 +29,49 @@ def fit(
     Ctrl-C (or SIGTERM) finishes the current step, saves a checkpoint and exits; --resume RUN_DIR
     continues to the very weights the run would have reached uninterrupted.
     """
-    from nntrain.config import load_config
-    from nntrain.errors import ConfigError
-    from nntrain.training.fit import Interrupted, fit as fit_config, resume as resume_run
-
     if resume is not None:
-        if config is not None or set_ or seed is not None or run_dir is not None:
-            raise ConfigError("--resume continues a run with its own config; give no CONFIG, --set, --seed or --run-dir")
-        from nntrain.runs.store import load_run_config
-
-        epochs = load_run_config(resume).training.epochs
-        _announce(resume)
-        start = lambda on_epoch: resume_run(resume, on_epoch=on_epoch, plots=not no_plots)  # noqa: E731
+        epochs, start = _resume(resume, config, set_, seed, run_dir, not no_plots)
     else:
-        if config is None:
-            raise ConfigError("give a CONFIG file to train, or --resume RUN_DIR")
-        overrides = list(set_ or [])
-        if seed is not None:
-            overrides.append((f"seed={seed}", f"--seed {seed}"))
-        cfg = load_config(config, overrides)
-        epochs = cfg.training.epochs
-        start = lambda on_epoch: fit_config(  # noqa: E731
-            cfg, run_dir=run_dir, runs_root=runs_root, on_start=_announce, on_epoch=on_epoch, plots=not no_plots
-        )
-    try:
-        if quiet:
-            result = start(None)
-        else:
-            with _progress(epochs) as on_epoch:
-                result = start(on_epoch)
-    except Interrupted as stop:
-        typer.echo(f"{stop}", err=True)
-        raise typer.Exit(stop.exit_code) from None
+        epochs, start = _fit(config, overrides(set_, seed), run_dir, runs_root, not no_plots)
+    if quiet:
+        result = start(None)
+    else:
+        with _progress(epochs) as on_epoch:
+            result = start(on_epoch)
+    _report(result)
+
+
+def _resume(run_dir, config, set_, seed, new_run_dir, plots):
+    """(epochs, start) of ``--resume RUN_DIR``; ``start(on_epoch)`` trains and returns the FitResult."""
+    from nntrain.errors import UsageError
+    from nntrain.runs.store import load_run_config
+    from nntrain.training.fit import resume
+
+    if config is not None or set_ or seed is not None or new_run_dir is not None:
+        raise UsageError("--resume continues a run with its own config; give no CONFIG, --set, --seed or --run-dir")
+    epochs = load_run_config(run_dir).training.epochs
+    _announce(run_dir)
+    return epochs, lambda on_epoch: resume(run_dir, on_epoch=on_epoch, plots=plots)
+
+
+def _fit(config, items, run_dir, runs_root, plots):
+    """(epochs, start) of a new run of the CONFIG file with its overrides (``items``)."""
+    from nntrain.config import load_config
+    from nntrain.errors import UsageError
+    from nntrain.training.fit import fit
+
+    if config is None:
+        raise UsageError("give a CONFIG file to train, or --resume RUN_DIR")
+    cfg = load_config(config, items)
+    return cfg.training.epochs, lambda on_epoch: fit(
+        cfg, run_dir=run_dir, runs_root=runs_root, on_start=_announce, on_epoch=on_epoch, plots=plots
+    )
+
+
+def _report(result):
+    """What the run came to; a diverged run raises Diverged (exit code 1) after saying so."""
+    from nntrain.errors import Diverged
+
     summary = result.summary
     if not result.trained:
         typer.echo(f"the run is already completed ({summary['epochs']} epochs); nothing to do")
@@ -72,8 +83,7 @@ def fit(
     if summary.get("advice"):
         typer.echo(summary["advice"], err=True)
     if result.status == "diverged":
-        typer.echo(f"error: {summary['message']}", err=True)
-        raise typer.Exit(1)
+        raise Diverged(summary["message"])
 
 
 def _announce(run_dir):

@@ -3,7 +3,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._app import command, console, print_json
+from ._app import command, console, overrides, print_json
 
 
 @command()
@@ -34,27 +34,33 @@ def gradcheck(
     from nntrain.config import load_config
     from nntrain.training.gradcheck import check_config
 
-    overrides = list(set_ or [])
-    if seed is not None:
-        overrides.append((f"seed={seed}", f"--seed {seed}"))
-    cfg = load_config(config, overrides)
+    cfg = load_config(config, overrides(set_, seed))
     result = check_config(cfg, rows=rows, max_entries=max_entries or None)
-    failed = [c for c in result.tensors if not c.error <= tolerance]  # NaN fails too
     if as_json:
-        print_json(
-            {"rows": result.rows, "tolerance": tolerance, "passed": not failed, "tensors": [c.to_json() for c in result.tensors]}
-        )
+        tensors = [c.to_json() for c in result.tensors]
+        print_json({"rows": result.rows, "tolerance": tolerance, "passed": not _failed(result, tolerance), "tensors": tensors})
     else:
         _print_table(result, tolerance)
-    worst = result.worst
+    _verdict(result, tolerance, quiet=as_json)
+
+
+def _verdict(result, tolerance, quiet):
+    """Failed (exit code 1) naming every tensor above the tolerance; else, unless ``quiet``, one line."""
+    from nntrain.errors import Failed
+
+    failed = _failed(result, tolerance)
     if failed:
         names = ", ".join(f"{c.name} ({c.error:.1e})" for c in failed)
-        typer.echo(f"error: relative error above the tolerance {tolerance:g}: {names}", err=True)
-        raise typer.Exit(1)
-    if not as_json:
+        raise Failed(f"relative error above the tolerance {tolerance:g}: {names}")
+    if not quiet:
+        worst = result.worst
         kinks = sum(c.kinks for c in result.tensors)
         left_out = f"; {kinks} entries at a kink left out" if kinks else ""
         typer.echo(f"ok: largest relative error {worst.error:.1e} ({worst.name}), tolerance {tolerance:g}{left_out}")
+
+
+def _failed(result, tolerance):
+    return [c for c in result.tensors if not c.error <= tolerance]  # NaN fails too
 
 
 def _print_table(result, tolerance):

@@ -31,21 +31,30 @@ def predict(
     With --input, --trace shows every layer's activations.
     With a CSV, each row comes back with predicted_<target> and, with --proba, p_<class> columns.
     """
-    from nntrain.errors import ConfigError
+    _check_options(table, inputs, output, proba, trace)
+    if table is not None:
+        _predict_table(source, table, output, proba, as_json)
+    else:
+        _predict_rows(source, inputs, trace, as_json)
+
+
+def _check_options(table, inputs, output, proba, trace):
+    """A CSV file or --input rows, each with only its own options."""
+    from nntrain.errors import UsageError
 
     if (table is None) == (not inputs):
-        raise ConfigError(
+        raise UsageError(
             "give either a CSV file of inputs or --input rows (e.g. -i 0,1)"
             if table is None
             else "give either a CSV file or --input rows, not both"
         )
-    if table is not None:
-        if trace:
-            raise ConfigError("--trace works with --input rows, not with a CSV file")
-        _predict_table(source, table, output, proba, as_json)
-        return
-    if output is not None or proba:
-        raise ConfigError(f"{'--output' if output is not None else '--proba'} works with a CSV file of inputs, not with --input")
+    if table is not None and trace:
+        raise UsageError("--trace works with --input rows, not with a CSV file")
+    if table is None and (output is not None or proba):
+        raise UsageError(f"{'--output' if output is not None else '--proba'} works with a CSV file of inputs, not with --input")
+
+
+def _predict_rows(source, inputs, trace, as_json):
     from nntrain.runs.inference import predict as predict_rows
 
     records = predict_rows(source, inputs)
@@ -73,7 +82,6 @@ def predict(
 def _predict_table(source, table, output, proba, as_json):
     import json
 
-    from nntrain.errors import ConfigError
     from nntrain.runs.inference import predict_table, table_csv
     from nntrain.runs.store import write_text
 
@@ -85,10 +93,7 @@ def _predict_table(source, table, output, proba, as_json):
     if output is None:
         typer.echo(text, nl=False)
         return
-    try:
-        write_text(output, text)
-    except OSError as e:
-        raise ConfigError(f"{output}: cannot write the predictions: {e.strerror}") from None
+    write_text(output, text)  # RunError if it cannot be written
     typer.echo(f"{len(rows)} predictions written to {output}", err=True)
 
 

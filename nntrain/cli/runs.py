@@ -30,10 +30,10 @@ def runs(
         _table(records, root)
     else:
         typer.echo(f"no runs in {root}")
-    for message in errors:
-        typer.echo(f"error: {message}", err=True)
     if errors:
-        raise typer.Exit(2)
+        from nntrain.errors import RunError
+
+        raise RunError("\n".join(errors))  # printed as one error line each
 
 
 def _table(records, root):

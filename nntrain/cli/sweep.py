@@ -73,11 +73,14 @@ def sweep(
                 plots=not no_plots,
             )
     except SweepInterrupted as stop:
+        from nntrain.errors import Interrupted
+
         _report(stop.result)
-        typer.echo(f"interrupted; finished runs are in {stop.result.sweep_dir}", err=True)
-        raise typer.Exit(130) from None
+        raise Interrupted(f"interrupted; finished runs are in {stop.result.sweep_dir}") from None
     if not _report(result):
-        raise typer.Exit(1)
+        from nntrain.errors import Failed
+
+        raise Failed()  # _report listed the runs that did not complete
 
 
 def _report(result):

@@ -15,7 +15,7 @@ import numpy as np
 from ..config import load_config
 from ..data.csv import numeric_columns, read_csv
 from ..data.table import DEFAULT_TARGETS, default_features, shown
-from ..errors import ConfigError, DataError, RunError
+from ..errors import ConfigError, DataError, RunError, UsageError
 from ..nn.losses import BINARY, LABELS, loss_class
 from ..nn.model import build_model, input_width
 from .store import DATA, load_run_config, read_json, read_weights
@@ -148,7 +148,7 @@ def evaluate_run(run_dir, split="train"):
     from ..training.trainer import Trainer
 
     if split not in SPLITS:
-        raise ConfigError(f"--split {split}: expected one of {', '.join(SPLITS)}")
+        raise UsageError(f"--split {split}: expected one of {', '.join(SPLITS)}")
     if not Path(run_dir).is_dir():
         raise RunError(f"{run_dir}: no such run directory")
     config, model = load_model(run_dir)
@@ -168,9 +168,9 @@ def parse_inputs(texts, n_inputs):
         try:
             row = [float(v) for v in text.replace(" ", "").split(",")]
         except ValueError:
-            raise ConfigError(f"--input {text!r}: expected {n_inputs} comma-separated numbers, e.g. 0,1") from None
+            raise UsageError(f"--input {text!r}: expected {n_inputs} comma-separated numbers, e.g. 0,1") from None
         if len(row) != n_inputs:
-            raise ConfigError(f"--input {text!r}: the network takes {n_inputs} inputs, got {len(row)}")
+            raise UsageError(f"--input {text!r}: the network takes {n_inputs} inputs, got {len(row)}")
         rows.append(row)
     return np.array(rows)
 

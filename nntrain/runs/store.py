@@ -20,10 +20,14 @@ import contextvars
 import csv
 import io
 import json
+import lzma
 import math
 import os
 import time
+import tokenize
 import warnings
+import zipfile
+import zlib
 from operator import methodcaller
 from pathlib import Path
 
@@ -275,7 +279,15 @@ def read_arrays(path, what, text=()):
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
-    except Exception as e:  # a damaged zip raises many kinds of errors
+    except (
+        # The zip: not one, cut short, a bad CRC, a member unreadable (an unknown or encrypted
+        # compression: NotImplementedError, RuntimeError) or damaged in its compression; or the file
+        # itself unreadable (OSError, also bz2's damaged stream).
+        OSError, EOFError, zipfile.BadZipFile, RuntimeError, zlib.error, lzma.LZMAError,
+        # A member's .npy header: malformed (ValueError, also for refused pickled data and bad UTF-8;
+        # TypeError, OverflowError, tokenize.TokenError), or an array too large to allocate.
+        ValueError, TypeError, OverflowError, tokenize.TokenError, MemoryError,
+    ) as e:
         raise RunError(f"{path}: damaged {what}: {e}") from None
     for key, array in arrays.items():
         if key not in text and not np.issubdtype(array.dtype, np.number):

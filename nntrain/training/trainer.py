@@ -13,16 +13,12 @@ import numpy as np
 
 from ..data.prepare import load_data
 from .diagnostics import Diagnostics
-from ..errors import NNTrainWarning
+from ..errors import Diverged, NNTrainWarning
 from ..nn.losses import pairing_warning
 from ..nn.metrics import METRICS
 from ..nn.model import build_model, input_width
 from ..nn.optimizers import clip_by_global_norm, clip_by_value, make_optimizer
 from ..nn.schedules import learning_rate
-
-
-class Diverged(Exception):
-    """A non-finite loss or weight: training stops at once."""
 
 
 class EpochTotals:
