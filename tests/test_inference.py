@@ -122,7 +122,7 @@ def test_predict_table_binary_and_regression(tmp_path):
     columns, rows = predict_table(run, tmp_path / "in.csv")
     assert columns == ["u", "v", "predicted_amount"]
     assert [float(r[2]) for r in rows] == pytest.approx([2, -2], abs=0.1)
-    with pytest.raises(ConfigError, match=r"^--proba: the run regresses \(loss mse\); it has no class probabilities$"):
+    with pytest.raises(UsageError, match=r"^--proba: the run regresses \(loss mse\); it has no class probabilities$"):
         predict_table(run, tmp_path / "in.csv", proba=True)
 
 

@@ -11,7 +11,6 @@ import warnings
 
 import typer
 
-from ._tables import number_text
 
 app = typer.Typer(
     name="nntrain",
@@ -94,4 +93,3 @@ def console():
     return Console()
 
 
-fmt = number_text  # the commands' name for it

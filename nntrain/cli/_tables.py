@@ -2,8 +2,8 @@
 (80 columns included), wrapping or folding cells rather than cutting them; and the text of the values
 in them (also what the other commands print).
 
-Imported at start-up (``_app`` takes ``fmt`` from here): rich and the library are imported inside the
-functions.
+Cheap to import (every command's module takes ``number_text`` from here): rich and the library are
+imported inside the functions.
 """
 
 

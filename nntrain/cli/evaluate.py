@@ -3,7 +3,8 @@ from typing import Annotated
 
 import typer
 
-from ._app import command, console, fmt, print_json
+from ._tables import number_text
+from ._app import command, console, print_json
 
 
 @command(name="eval")
@@ -27,5 +28,5 @@ def evaluate(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in logs.items():
-        table.add_row(name, fmt(value))
+        table.add_row(name, number_text(value))
     console().print(table)

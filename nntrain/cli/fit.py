@@ -3,7 +3,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._app import command, fmt, overrides
+from ._tables import number_text
+from ._app import command, overrides
 
 
 @command()
@@ -76,7 +77,7 @@ def _report(result):
     if not result.trained:
         typer.echo(f"the run is already completed ({summary['epochs']} epochs); nothing to do")
         return
-    final = ", ".join(f"{k} {fmt(v)}" for k, v in summary["final"].items() if k != "epoch_time_s")
+    final = ", ".join(f"{k} {number_text(v)}" for k, v in summary["final"].items() if k != "epoch_time_s")
     typer.echo(f"{summary['status']}: {summary['epochs']} epochs in {summary['wall_time_s']:.2f} s; {final}")
     if summary.get("stopped_early"):
         typer.echo(f"stopped early; restored the weights of epoch {summary['best_epoch']}")
@@ -115,7 +116,7 @@ class _progress:
         return self.update
 
     def update(self, epoch, logs):
-        shown = "  ".join(f"{k} {fmt(v)}" for k, v in logs.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy"))
+        shown = "  ".join(f"{k} {number_text(v)}" for k, v in logs.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy"))
         self.progress.update(self.task, completed=epoch, logs=shown)
 
     def __exit__(self, *exc):

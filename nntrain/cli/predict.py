@@ -3,7 +3,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._app import command, console, fmt, print_json
+from ._tables import number_text
+from ._app import command, console, print_json
 
 
 @command()
@@ -98,4 +99,4 @@ def _predict_table(source, table, output, proba, as_json):
 
 
 def _row(values):
-    return "[" + ", ".join(fmt(float(v)) for v in values) + "]"
+    return "[" + ", ".join(number_text(float(v)) for v in values) + "]"

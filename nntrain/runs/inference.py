@@ -207,7 +207,7 @@ def predict_table(source, path, proba=False):
         )
     out = predictor.outputs(numeric_columns(path, header, rows, lines, predictor.features))
     if proba and predictor.kind == "regression":
-        raise ConfigError(f"--proba: the run regresses (loss {predictor.config.loss.name}); it has no class probabilities")
+        raise UsageError(f"--proba: the run regresses (loss {predictor.config.loss.name}); it has no class probabilities")
     columns, values = _prediction_columns(predictor, out, proba)
     taken = [c for c in columns if c in header]
     if taken:

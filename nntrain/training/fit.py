@@ -27,6 +27,7 @@ from ..runs.store import (
     DATA,
     SUMMARY,
     create_run_dir,
+    iso_time,
     load_run_config,
     read_metrics,
     read_summary,
@@ -56,7 +57,7 @@ def fit(config, *, run_dir=None, runs_root="runs", on_start=None, on_epoch=None,
     write_text(path / CONFIG, dump_config(config))
     if data.meta:
         write_json(path / DATA, data.meta)
-    summary = {"status": "running", "name": config.name, "seed": config.seed, "started": _iso(started)}
+    summary = {"status": "running", "name": config.name, "seed": config.seed, "started": iso_time(started)}
     write_json(path / SUMMARY, summary)
     if on_start is not None:
         on_start(path)
@@ -108,7 +109,3 @@ def _write_plots(path, config, model, data):
         write_run_plots(path, predict=predictor.outputs, x=x, y=data.train.y)
     except NNTrainError as e:
         warnings.warn(f"plots not written: {e}", NNTrainWarning, stacklevel=2)
-
-
-def _iso(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t))

@@ -24,6 +24,7 @@ from ..runs.store import (
     METRICS as METRICS_FILE,
     SUMMARY,
     WEIGHTS,
+    iso_time,
     read_metrics,
     write_arrays,
     write_json,
@@ -323,7 +324,6 @@ class Session:
         write_json(self.path / SUMMARY, self.summary)
 
     def _finish(self, started, previous_wall):
-        from .fit import _iso  # summary.json's one timestamp format, "started" and "finished"
 
         summary, model = self.summary, self.trainer.model
         trainable, non_trainable = model.count_params()
@@ -335,7 +335,7 @@ class Session:
             parameters=trainable,
             non_trainable_parameters=non_trainable,
             wall_time_s=round(previous_wall + time.time() - started, 3),
-            finished=_iso(time.time()),
+            finished=iso_time(time.time()),
             nntrain_version=__version__,
         )
         if tip:
