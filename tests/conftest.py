@@ -66,3 +66,23 @@ def in_tmp(tmp_path, monkeypatch):
     """Run in a fresh temporary directory (so runs/ goes there)."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def step_peak_bytes(model, loss, x, y):
+    """The most memory (bytes, tracemalloc) one training step through ``model`` and ``loss`` allocates
+    once a first step has made the buffers: what the hot path allocates per step."""
+    import tracemalloc
+
+    logits = loss.from_logits
+
+    def step():
+        loss.forward(model.forward(x, training=True, logits=logits), y) + model.penalty()
+        model.backward(loss.backward(), logits=logits)
+
+    step()
+    tracemalloc.start()
+    try:
+        step()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import make_config
-from nntrain.errors import ConfigError, DataError, RunError, UsageError
+from nntrain.errors import DataError, RunError, UsageError
 from nntrain.training.fit import fit
 from nntrain.runs.inference import evaluate_run, load_predictor, predict, predict_table, read_data_meta
 from nntrain.runs.store import read_metrics

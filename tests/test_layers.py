@@ -11,7 +11,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from conftest import make_config
+from conftest import make_config, step_peak_bytes
 from nntrain.cli import app
 from nntrain.config import LAYER_CONFIGS, dump_config, parse_config
 from nntrain.errors import ConfigError
@@ -130,25 +130,13 @@ def test_the_count_before_allocating_is_the_built_layers(spec, rng):
 
 
 def test_a_training_step_through_residual_blocks_allocates_no_array_the_size_of_an_activation(rng):
-    import tracemalloc
-
     blocks = [residual(units=256, hidden=256, keep_prob=0.8, l1=0.01, l2=0.01), residual(units=256, batchnorm=False, activation="gelu")]
     config = make_config(model={"layers": [{"units": 256}, *blocks, {"units": 3, "activation": "softmax"}]}, loss="categorical_crossentropy")
     model = build_model(config, 32, rng)
     loss = make_loss("categorical_crossentropy", model.output_activation)
     x, y = rng.normal(size=(256, 32)).astype(np.float32), rng.integers(0, 3, 256)
 
-    def step():
-        loss.forward(model.forward(x, training=True, logits=True), y) + model.penalty()
-        model.backward(loss.backward(), logits=True)
-
-    step()
-    tracemalloc.start()
-    try:
-        step()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = step_peak_bytes(model, loss, x, y)
     assert peak < 256 * 256 * 4 / 2, f"a step allocated up to {peak} bytes"
 
 

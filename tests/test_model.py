@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import make_config
+from conftest import make_config, step_peak_bytes
 from nntrain.errors import ConfigError
 from nntrain.nn.gradcheck import check_network
 from nntrain.nn.losses import make_loss
@@ -175,8 +175,6 @@ def test_a_training_step_allocates_no_array_the_size_of_an_activation(rng):
     """The hot path writes into buffers kept from the previous step: after one warm-up step, nothing
     as large as an activation (256 x 256 float32 = 256 KiB) is allocated. What remains is small: a
     ReLU's boolean mask (64 KiB) and NumPy's fixed ufunc buffer (8192 elements)."""
-    import tracemalloc
-
     model_spec = layers(
         {"units": 256, "activation": "relu", "batchnorm": True, "keep_prob": 0.8, "l1": 0.01, "l2": 0.01},
         {"units": 256, "activation": "relu"},
@@ -187,16 +185,6 @@ def test_a_training_step_allocates_no_array_the_size_of_an_activation(rng):
     loss = make_loss("categorical_crossentropy", model.output_activation)
     x, y = rng.normal(size=(256, 32)).astype(np.float32), rng.integers(0, 3, 256)
 
-    def step():
-        loss.forward(model.forward(x, training=True, logits=True), y) + model.penalty()
-        model.backward(loss.backward(), logits=True)
-
-    step()
-    tracemalloc.start()
-    try:
-        step()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = step_peak_bytes(model, loss, x, y)
     activation_bytes = 256 * 256 * 4
     assert peak < activation_bytes / 2, f"a step allocated up to {peak} bytes"

@@ -118,15 +118,9 @@ class Sequential:
     def load_state_dict(self, arrays):
         """Copy arrays by name into the model; returns a problem description or None if all fit."""
         own = self.state_dict()
-        missing = [k for k in own if k not in arrays]
-        if missing:
-            return f"missing {', '.join(missing)}"
-        unexpected = [k for k in arrays if k not in own]
-        if unexpected:
-            return f"unexpected {', '.join(unexpected)}"
-        for key, target in own.items():
-            if arrays[key].shape != target.shape:
-                return f"{key} has shape {arrays[key].shape}, the config needs {target.shape}"
+        problem = arrays_problem(arrays, {k: v.shape for k, v in own.items()}, wanted="the config needs")
+        if problem:
+            return problem
         for key, target in own.items():
             target[...] = arrays[key]
         return None
@@ -209,3 +203,18 @@ def build_model(config, inputs, rng):
 def _layer_error(config, i):
     """error(fields, message): a ConfigError about ``model.layers.<i>.<fields>``."""
     return lambda fields, message: config.error(("model", "layers", i, *fields), message)
+
+
+def arrays_problem(arrays, shapes, wanted="expected"):
+    """Whether ``arrays`` are exactly the arrays named in ``shapes`` ({name: shape}), with those shapes:
+    a description of the first difference, or None. ``wanted`` introduces the shape that was due."""
+    missing = [k for k in shapes if k not in arrays]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    unexpected = [k for k in arrays if k not in shapes]
+    if unexpected:
+        return f"unexpected {', '.join(unexpected)}"
+    for key, shape in shapes.items():
+        if arrays[key].shape != tuple(shape):
+            return f"{key} has shape {arrays[key].shape}, {wanted} {tuple(shape)}"
+    return None

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RunError
+from ..nn.model import arrays_problem
 from ..runs.store import read_arrays, write_arrays
 
 CHECKPOINT = "checkpoint.npz"
@@ -79,20 +80,6 @@ def state_problem(state):
     early = state.get("early_stopping")
     if early and not _is_early_stopping_state(early):
         return "early_stopping is not early stopping's counters"
-    return None
-
-
-def arrays_problem(arrays, shapes):
-    """Whether ``arrays`` are exactly the arrays named in ``shapes`` ({name: shape}), with those shapes."""
-    missing = [k for k in shapes if k not in arrays]
-    if missing:
-        return f"missing {', '.join(missing)}"
-    unexpected = [k for k in arrays if k not in shapes]
-    if unexpected:
-        return f"unexpected {', '.join(unexpected)}"
-    for key, shape in shapes.items():
-        if arrays[key].shape != tuple(shape):
-            return f"{key} has shape {arrays[key].shape}, expected {tuple(shape)}"
     return None
 
 

@@ -31,7 +31,8 @@ from ..runs.store import (
     write_metrics,
 )
 from .callbacks import EarlyStopping
-from .checkpoint import CHECKPOINT, arrays_problem, optimizer_problem, remove_checkpoint, save_checkpoint
+from ..nn.model import arrays_problem
+from .checkpoint import CHECKPOINT, optimizer_problem, remove_checkpoint, save_checkpoint
 from .diagnostics import advice
 from .trainer import EpochTotals, held_out
 
