@@ -92,32 +92,36 @@ class Loss(Buffered):
         return self._buffer("grad", self.prediction.shape, self.prediction.dtype)
 
 
-class MeanSquaredError(Loss):
-    """L = mean((a - y)^2)."""
+class Regression(Loss):
+    """Base of the losses of a difference d = a - y (kept in a buffer for ``backward``)."""
 
     def __init__(self):
         super().__init__(from_logits=False)
 
-    def forward(self, a, y):
+    def _difference(self, a, y):
         self.prediction = a
         self._diff = np.subtract(a, y, out=self._buffer("diff", a.shape, a.dtype))
-        return float(np.vdot(self._diff, self._diff)) / self._diff.size
+        return self._diff
+
+
+class MeanSquaredError(Regression):
+    """L = mean((a - y)^2)."""
+
+    def forward(self, a, y):
+        d = self._difference(a, y)
+        return float(np.vdot(d, d)) / d.size
 
     def backward(self):
         return np.multiply(self._diff, 2.0 / self._diff.size, out=self._grad_buffer())
 
 
-class MeanAbsoluteError(Loss):
+class MeanAbsoluteError(Regression):
     """L = mean(|a - y|); its gradient at a = y is taken as 0 (sign(0), as PyTorch's L1 loss)."""
 
-    def __init__(self):
-        super().__init__(from_logits=False)
-
     def forward(self, a, y):
-        self.prediction = a
-        self._diff = np.subtract(a, y, out=self._buffer("diff", a.shape, a.dtype))
-        absolute = np.abs(self._diff, out=self._buffer("abs", a.shape, a.dtype))
-        return float(absolute.sum(dtype=np.float64)) / self._diff.size
+        d = self._difference(a, y)
+        absolute = np.abs(d, out=self._buffer("abs", a.shape, a.dtype))
+        return float(absolute.sum(dtype=np.float64)) / d.size
 
     def backward(self):
         grad = np.sign(self._diff, out=self._grad_buffer())
@@ -125,7 +129,7 @@ class MeanAbsoluteError(Loss):
         return grad
 
 
-class Huber(Loss):
+class Huber(Regression):
     """L = mean(h(a - y)), h(d) = d^2 / 2 where |d| <= delta, else delta (|d| - delta / 2) (Keras, PyTorch).
 
     Quadratic near the target, linear (as MAE) beyond ``delta``, so outliers pull with a force of at
@@ -135,13 +139,12 @@ class Huber(Loss):
     arguments: ClassVar[dict] = {"delta": {"gt": 0, "description": "where the loss turns from quadratic to linear"}}
 
     def __init__(self, delta: float = 1.0):
-        super().__init__(from_logits=False)
+        super().__init__()
         self._check(delta=delta)
         self.delta = delta
 
     def forward(self, a, y):
-        self.prediction = a
-        d = np.subtract(a, y, out=self._buffer("diff", a.shape, a.dtype))
+        d = self._difference(a, y)
         self._clipped = c = np.clip(d, -self.delta, self.delta, out=self._buffer("clipped", a.shape, a.dtype))
         return (float(np.vdot(c, d)) - 0.5 * float(np.vdot(c, c))) / d.size
 
