@@ -170,6 +170,15 @@ def test_an_unknown_layer_type_names_the_known_ones():
         parse_config("model:\n  layers:\n    - {type: 3, units: 1}\nloss: mse\n", "t.yaml")
 
 
+@pytest.mark.parametrize("entry, kind", [("relu", "a string"), ("", "nothing"), ("[4, relu]", "a list")])
+def test_a_layer_that_is_not_a_mapping_says_what_a_layer_is(entry, kind):
+    with pytest.raises(ConfigError) as info:
+        parse_config(f"model:\n  layers:\n    - {{units: 2}}\n    - {entry}\nloss: mse\n", "t.yaml")
+    assert str(info.value) == (
+        f"t.yaml, line 4: model.layers.1: expected a layer, a mapping such as {{units: 4, activation: relu}}; got {kind}"
+    )
+
+
 def test_a_bad_residual_field_points_at_its_line_and_lists_the_blocks_keys():
     text = "model:\n  layers:\n    - {units: 2}\n    - type: residual\n      units: 2\n      hidden: 0\nloss: mse\n"
     with pytest.raises(ConfigError) as info:

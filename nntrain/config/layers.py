@@ -116,8 +116,11 @@ LAYER_CONFIGS = {"dense": DenseConfig, "residual": ResidualConfig}
 
 def _typed(value):
     """A layer mapping with its ``type`` (default: dense), checked against the registry."""
-    if not isinstance(value, dict):
+    if isinstance(value, LayerSection):
         return value
+    if not isinstance(value, dict):
+        kind = {str: "a string", list: "a list", type(None): "nothing"}.get(type(value), type(value).__name__)
+        raise inconsistent((), f"expected a layer, a mapping such as {{units: 4, activation: relu}}; got {kind}")
     kind = value.get("type", "dense")
     if not isinstance(kind, str) or kind not in LAYER_CONFIGS:
         raise inconsistent(("type",), f"unknown layer type {kind!r}; expected one of: {', '.join(LAYER_CONFIGS)}")
