@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from nntrain.config import ExperimentConfig, dump_config, load_config, parse_config
-from nntrain.errors import ConfigError
+from nntrain.errors import ConfigError, UsageError
 
 GOOD = """\
 name: xor
@@ -161,7 +161,8 @@ def test_override_errors_name_the_override():
     assert error_of(GOOD, ["optimizer.lr=-1"]) == "--set optimizer.lr=-1: optimizer.lr: Input should be greater than 0; got -1"
     assert error_of(GOOD, ["optimizer.lrr=1"]).startswith("--set optimizer.lrr=1: optimizer.lrr: unknown key 'lrr'; expected one of: name, lr,")
     assert error_of(GOOD, ["model.layers.5.units=1"]) == "--set model.layers.5.units=1: model.layers is a list of 2, no index '5'"
-    assert error_of(GOOD, ["nonsense"]) == "--set 'nonsense': expected KEY=VALUE, e.g. optimizer.lr=0.01"
+    with pytest.raises(UsageError, match=r"^--set 'nonsense': expected KEY=VALUE, e.g. optimizer.lr=0.01$"):
+        parse_config(GOOD, overrides=["nonsense"])  # the command line's form, not the config
     assert error_of(GOOD, [("seed=-3", "--seed -3")]) == "--seed -3: seed: Input should be greater than or equal to 0; got -3"
 
 

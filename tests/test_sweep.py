@@ -11,7 +11,7 @@ import pytest
 
 import nntrain
 from conftest import run_cli as run
-from nntrain.errors import ConfigError, NNTrainWarning, RunError
+from nntrain.errors import NNTrainWarning, RunError, UsageError
 from nntrain.training.fit import fit, resume
 from nntrain.runs.store import read_summary, read_weights
 from nntrain.sweep import SweepInterrupted, plan_sweep, pools, run_sweep
@@ -60,7 +60,7 @@ def test_the_forkserver_preloads_what_a_local_worker_needs():
 
 def test_a_dask_scheduler_without_dask_installed_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now raises ImportError
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(UsageError) as e:
         pools.DaskCluster("tcp://127.0.0.1:8786")
     assert str(e.value) == "--scheduler needs Dask: pip install 'nntrain[dask]'"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import nntrain.sweep.plan as plan_module
-from nntrain.errors import ConfigError, NNTrainWarning
+from nntrain.errors import ConfigError, NNTrainWarning, UsageError
 from nntrain.sweep import plan_sweep
 from nntrain.sweep.plan import parse_grid
 
@@ -31,7 +31,7 @@ def test_parse_grid_reads_the_values_as_yaml():
     ],
 )
 def test_parse_grid_errors(item, message):
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(UsageError) as e:
         parse_grid(item)
     assert str(e.value).startswith(message)
 
@@ -78,25 +78,26 @@ def test_plan_applies_set_overrides_to_every_run():
 
 
 @pytest.mark.parametrize(
-    "grid,seeds,message",
+    "grid,seeds,message,error",
     [
-        (["optimizer.lrr=0.1"], None, "--grid optimizer.lrr=0.1: optimizer.lrr: unknown key 'lrr'; expected one of: name, lr"),
-        (["optimizer.lr=0.1,-1"], None, "--grid optimizer.lr=-1: optimizer.lr: Input should be greater than 0; got -1"),
-        (["model.layers.5.units=3"], None, "--grid model.layers.5.units=3: model.layers is a list of 2, no index '5'"),
+        (["optimizer.lrr=0.1"], None, "--grid optimizer.lrr=0.1: optimizer.lrr: unknown key 'lrr'; expected one of: name, lr", ConfigError),
+        (["optimizer.lr=0.1,-1"], None, "--grid optimizer.lr=-1: optimizer.lr: Input should be greater than 0; got -1", ConfigError),
+        (["model.layers.5.units=3"], None, "--grid model.layers.5.units=3: model.layers is a list of 2, no index '5'", ConfigError),
         (
             ["model.layers.0.activation=relu", "optimizer.lr=0.1,0.2", "model.layers.0.activation=sigmod"],
             None,
             "--grid model.layers.0.activation=sigmod: model.layers.0.activation is already swept by an earlier --grid",
+            UsageError,
         ),
-        (["model.layers.0.activation=relu,sigmod"], None, "--grid model.layers.0.activation=sigmod: model.layers.0.activation: Input should be 'sigmoid'"),
-        (["seed=0,1"], 2, "--seeds 2 and --grid seed=...: give the seeds one way, not both"),
-        (["seed=1,1"], None, "--grid seed=1: seed lists 1 twice"),
-        (["sweep.seeds=2"], None, "--grid sweep.seeds=2: the sweep section itself cannot be swept"),
-        ([], None, f"{XOR}: nothing to sweep: give --grid KEY=V1,V2 or --seeds N, or a sweep: section in the config"),
+        (["model.layers.0.activation=relu,sigmod"], None, "--grid model.layers.0.activation=sigmod: model.layers.0.activation: Input should be 'sigmoid'", ConfigError),
+        (["seed=0,1"], 2, "--seeds 2 and --grid seed=...: give the seeds one way, not both", ConfigError),
+        (["seed=1,1"], None, "--grid seed=1: seed lists 1 twice", ConfigError),
+        (["sweep.seeds=2"], None, "--grid sweep.seeds=2: the sweep section itself cannot be swept", ConfigError),
+        ([], None, f"{XOR}: nothing to sweep: give --grid KEY=V1,V2 or --seeds N, or a sweep: section in the config", ConfigError),
     ],
 )
-def test_plan_errors_name_the_key_and_the_value(grid, seeds, message):
-    with pytest.raises(ConfigError) as e:
+def test_plan_errors_name_the_key_and_the_value(grid, seeds, message, error):
+    with pytest.raises(error) as e:
         plan_sweep(XOR, grid, seeds)
     assert str(e.value).startswith(message)
 

@@ -9,7 +9,7 @@ from typing import Annotated, Union
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UsageError
 from .schema import LOADER, ExperimentConfig
 from .section import dotted
 
@@ -137,7 +137,7 @@ def split_assignment(item, option, form, example):
     key, sep, value = item.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ConfigError(f"{option} {item!r}: expected {form}, e.g. {example}")
+        raise UsageError(f"{option} {item!r}: expected {form}, e.g. {example}")
     return key, value
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import FILE_SOURCES
-from ..errors import ConfigError, NNTrainWarning
+from ..errors import NNTrainWarning, UsageError
 from ..runs import store as runs
 from .pools import DaskCluster, LocalPool, default_workers
 
@@ -100,11 +100,11 @@ def run_sweep(
 def _open_pool(plan, workers, scheduler):
     """The pool the runs go to: ``workers`` local processes (at most one per run) or a Dask cluster."""
     if workers is not None and workers < 1:
-        raise ConfigError(f"--workers {workers}: expected at least 1")
+        raise UsageError(f"--workers {workers}: expected at least 1")
     if scheduler is None:
         return LocalPool(min(workers or default_workers(), len(plan.variants)))
     if workers is not None:
-        raise ConfigError("--workers is for sweeps on this machine; a Dask cluster has the workers it was started with")
+        raise UsageError("--workers is for sweeps on this machine; a Dask cluster has the workers it was started with")
     uses_files = sorted({v.config.data.path for v in plan.variants if v.config.data.source in FILE_SOURCES})
     if uses_files:
         warnings.warn(

@@ -20,7 +20,7 @@ import yaml
 
 from ..config import ExperimentConfig, load_config
 from ..config.loading import split_assignment
-from ..errors import ConfigError, NNTrainWarning
+from ..errors import ConfigError, NNTrainWarning, UsageError
 from ..nn.losses import pairing_warning
 
 MAX_RUNS = 10_000  # a typo in a grid should not plan a million runs
@@ -56,12 +56,12 @@ def parse_grid(item):
         node = yaml.compose(flow, Loader=yaml.SafeLoader)
     except yaml.YAMLError as e:
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"--grid {item}: cannot read the values as a comma-separated list: {problem}") from None
+        raise UsageError(f"--grid {item}: cannot read the values as a comma-separated list: {problem}") from None
     if not isinstance(node, yaml.SequenceNode):
-        raise ConfigError(f"--grid {item}: cannot read the values as a comma-separated list")
+        raise UsageError(f"--grid {item}: cannot read the values as a comma-separated list")
     texts = [flow[v.start_mark.index : v.end_mark.index].strip() for v in node.value]
     if not texts:
-        raise ConfigError(f"--grid {item}: no values; expected KEY=V1,V2,..., e.g. {key}=0.1,0.01")
+        raise UsageError(f"--grid {item}: no values; expected KEY=V1,V2,..., e.g. {key}=0.1,0.01")
     return key, texts
 
 
@@ -75,7 +75,7 @@ def plan_sweep(config_path, grid=(), seeds=None, overrides=()):
     """
     config_path = Path(config_path)
     if seeds is not None and not 1 <= seeds <= MAX_RUNS:
-        raise ConfigError(f"--seeds {seeds}: expected a number of seeds from 1 to {MAX_RUNS}")
+        raise UsageError(f"--seeds {seeds}: expected a number of seeds from 1 to {MAX_RUNS}")
     base = load_config(config_path, overrides)
     # The axes: key -> [(value text, label naming it in errors)]; the command line's replace the file's.
     axes = {**_file_axes(config_path, base.sweep), **_command_line_axes(grid, seeds)}
@@ -102,7 +102,7 @@ def _command_line_axes(items, seeds):
     for item in items:
         key, texts = parse_grid(item)
         if key in grid:
-            raise ConfigError(f"--grid {item}: {key} is already swept by an earlier --grid; give its values once")
+            raise UsageError(f"--grid {item}: {key} is already swept by an earlier --grid; give its values once")
         grid[key] = [(t, f"--grid {key}={t}") for t in texts]
     return _with_seeds(grid, seeds, "--seeds", "--grid")
 

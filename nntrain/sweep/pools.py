@@ -16,7 +16,7 @@ import multiprocessing.synchronize  # noqa: F401
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from ..errors import ConfigError, RunError
+from ..errors import RunError, UsageError
 from . import _forkserver as forkserver
 from ._worker import execute, execute_local, init_local_worker
 
@@ -77,11 +77,11 @@ class DaskCluster:
         try:
             from distributed import Client
         except ImportError:
-            raise ConfigError("--scheduler needs Dask: pip install 'nntrain[dask]'") from None
+            raise UsageError("--scheduler needs Dask: pip install 'nntrain[dask]'") from None
         try:
             self.client = Client(address, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
         except ValueError as e:  # a malformed address
-            raise ConfigError(f"--scheduler {address}: {e}; expected tcp://HOST:PORT") from None
+            raise UsageError(f"--scheduler {address}: {e}; expected tcp://HOST:PORT") from None
         except (OSError, TimeoutError):
             raise RunError(
                 f"--scheduler {address}: no Dask scheduler answered within {SCHEDULER_TIMEOUT:g} s "
