@@ -152,16 +152,22 @@ class Huber(Regression):
         return np.multiply(self._clipped, 1.0 / self._clipped.size, out=self._grad_buffer())
 
 
-class BinaryCrossentropy(Loss):
-    """L = -mean(y log p + (1 - y) log(1 - p)), from logits z (p = sigmoid(z)) or from p itself."""
+class Classification(Loss):
+    """Base of the cross-entropies: class probabilities, computed from the logits (``from_logits``)
+    when the output layer has the loss's own activation."""
 
-    targets = BINARY
-    activation = "sigmoid"
     classifies = True
     fuses = True
 
     def __init__(self, from_logits=True):
         super().__init__(from_logits)
+
+
+class BinaryCrossentropy(Classification):
+    """L = -mean(y log p + (1 - y) log(1 - p)), from logits z (p = sigmoid(z)) or from p itself."""
+
+    targets = BINARY
+    activation = "sigmoid"
 
     def forward(self, out, y):
         self._y = y
@@ -197,7 +203,7 @@ class BinaryCrossentropy(Loss):
         return inside * (pc - y) / (pc * (1 - pc)) / p.size
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(Classification):
     """L = -mean_over_batch(sum_k y_k log p_k), from logits z (p = softmax(z)) or from p itself.
 
     ``y`` is either integer labels (batch,) or one-hot / probability rows (batch, classes).
@@ -205,11 +211,6 @@ class CategoricalCrossentropy(Loss):
 
     targets = LABELS
     activation = "softmax"
-    classifies = True
-    fuses = True
-
-    def __init__(self, from_logits=True):
-        super().__init__(from_logits)
 
     def forward(self, out, y):
         n = out.shape[0]
