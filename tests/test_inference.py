@@ -92,7 +92,7 @@ def test_predict_table_errors(iris_run, tmp_path, monkeypatch):
         "few.csv: no column 'petal_length'; the run's inputs are: sepal_length, sepal_width, petal_length, petal_width"
     )
     Path("bad.csv").write_text("sepal_length,sepal_width,petal_length,petal_width\n1,2,3,4\n1,2,x,4\n")
-    with pytest.raises(DataError, match=r"^bad.csv, line 3, column 'petal_length': 'x' is not a number$"):
+    with pytest.raises(DataError, match=r"^bad.csv, line 3, column 'petal_length': 'x' is not a number; if it means a missing value"):
         predict_table(iris_run, "bad.csv")
     Path("taken.csv").write_text("sepal_length,sepal_width,petal_length,petal_width,p_setosa\n1,2,3,4,0\n")
     with pytest.raises(DataError, match=r"^taken.csv: already has a column 'p_setosa', which the predictions would fill$"):

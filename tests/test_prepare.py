@@ -70,7 +70,7 @@ def test_a_csv_regression_with_mae_splits_unstratified_and_keeps_its_values(tmp_
     values = np.round(np.linspace(-3, 3, 20), 2)
     path.write_text("a,y\n" + "".join(f"{i},{v}\n" for i, v in enumerate(values)))
     cfg = config(
-        {"source": "csv", "path": str(path), "target": "y", "split": {"val": 0.25}},
+        {"source": "csv", "path": str(path), "target": "y", "split": {"val": 0.25}, "scale_target": False},
         model={"layers": [{"units": 1, "activation": "linear"}]},
         loss="mae",
         dtype="float64",

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import make_config
-from nntrain.data.csv import read_csv
+from nntrain.data.columns import fit_encoding
+from nntrain.data.reader import data_row_line
 from nntrain.data.sources import check_finite, load_table
 from nntrain.errors import ConfigError, DataError
 
@@ -18,6 +19,11 @@ def config(data, model=SOFTMAX3, loss="categorical_crossentropy"):
 
 def table(data, seed=0, **kw):
     return load_table(config(data, **kw), np.random.default_rng(seed))
+
+
+def encoded(t, **kw):
+    """A table file's x as numbers: its columns encoded on all its rows."""
+    return fit_encoding(t.x, t.features, config({"source": "csv", "path": "-", "target": "y"}, **kw)).transform(t.x)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -90,7 +96,7 @@ def test_csv_string_labels_become_classes(tmp_path):
     t = table({"source": "csv", "path": path, "target": "kind"})
     assert t.features == ["a", "b"] and t.targets == ["kind"] and t.classes == ["cat", "dog", "emu"]
     np.testing.assert_array_equal(t.y, [1, 0, 1, 2])
-    np.testing.assert_array_equal(t.x, [[1, 2], [3, 4], [5, 6], [7, 8]])
+    np.testing.assert_array_equal(encoded(t), [[1, 2], [3, 4], [5, 6], [7, 8]])
     # A run's stored names label the same file the same way, whatever it contains now.
     again = load_table(config({"source": "csv", "path": path, "target": "kind"}), None, classes=["emu", "dog", "cat"])
     np.testing.assert_array_equal(again.y, [1, 2, 1, 0])
@@ -108,7 +114,7 @@ def test_csv_features_and_regression_targets(tmp_path):
     data = {"source": "csv", "path": path, "target": ["t1", "t2"], "features": ["b", "a"]}
     t = table(data, model={"layers": [{"units": 2, "activation": "linear"}]}, loss="mse")
     assert t.features == ["b", "a"] and t.targets == ["t1", "t2"] and t.classes is None
-    np.testing.assert_array_equal(t.x, [[2, 1], [4, 3]])
+    np.testing.assert_array_equal(encoded(t), [[2, 1], [4, 3]])
     np.testing.assert_array_equal(t.y, [[0.5, 1.5], [2.5, 3.5]])
 
 
@@ -130,20 +136,19 @@ def test_npz_targets_of_a_regression_loss_are_values(tmp_path):
 
 
 def test_csv_reader_keeps_file_line_numbers(tmp_path):
-    path = write(tmp_path / "d.csv", '\ufeff\na,b\n1,"two\nlines"\n\n3,4\n')
-    header, rows, lines = read_csv(path)
-    assert header == ["a", "b"]  # the byte-order mark is not part of the name
-    assert rows == [["1", "two\nlines"], ["3", "4"]] and lines == [3, 6]
+    path = write(tmp_path / "d.csv", '\ufeff\na,b,y\n1,"two\nlines",5\n\n3,x,4\n')
+    t = table({"source": "csv", "path": path, "target": "y"}, model=LINEAR1, loss="mse")
+    assert t.features == ["a", "b"]  # the byte-order mark is not part of the name
+    assert t.x["b"].levels == ["two\nlines", "x"]
+    assert [data_row_line(path, ",", row) for row in range(2)] == [3, 6]
+    assert t.x.where(1, "a") == f"{path}, line 6, column 'a'"
 
 
 @pytest.mark.parametrize(
     "text,message",
     [
-        ("a,b,y\n1,2,u\n3,,v\n", "d.csv, line 3, column 'b': empty cell; expected a number"),
-        ("a,b,y\n1,2,u\n3,4,v\n5,five,u\n", "d.csv, line 4, column 'b': 'five' is not a number"),
-        ("a,b,y\n1,nan,u\n", "d.csv, line 2, column 'b': 'nan' is not a finite number"),
         ("a,b,y\n1,2,u\n3,4\n", "d.csv, line 3: 2 fields, but the header has 3"),
-        ("a,b,y\n1,2,\n", "d.csv, line 2, column 'y': empty cell; expected a class label"),
+        ("a,b,y\n1,2,\n3,4,\n", "d.csv: no rows left once those with missing cells are left out (2 without 'y')"),
         ("a,b,c\n1,2,u\n", "d.csv: no target column 'y'; the columns are: a, b, c"),
         ("a,a,y\n1,2,u\n", "d.csv: two columns are named 'a'"),
         ("a,,y\n1,2,u\n", "d.csv: column 2 of the header has no name"),
@@ -179,7 +184,7 @@ def test_csv_feature_errors(tmp_path, monkeypatch):
 def test_csv_regression_target_must_be_numeric(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = write(tmp_path / "d.csv", "a,y\n1,2.5\n2,high\n")
-    with pytest.raises(DataError, match=r"^d.csv, line 3, column 'y': 'high' is not a number$"):
+    with pytest.raises(DataError, match=r"^d.csv, line 3, column 'y': 'high' is not a number; a regression target holds numbers"):
         table({"source": "csv", "path": path, "target": "y"}, model=LINEAR1, loss="mse")
 
 

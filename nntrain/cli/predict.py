@@ -99,4 +99,5 @@ def _predict_table(source, table, output, proba, as_json):
 
 
 def _row(values):
-    return "[" + ", ".join(number_text(float(v)) for v in values) + "]"
+    """A row of numbers, or of a table's raw cells (strings; a blank one is missing)."""
+    return "[" + ", ".join(v if isinstance(v, str) else "" if v is None else number_text(float(v)) for v in values) + "]"

@@ -9,6 +9,7 @@ from .schema import (
     FILE_SOURCES,
     LOADER,
     SYNTHETIC_SOURCES,
+    TABLE_SOURCES,
     AdamConfig,
     CosineSchedule,
     DataConfig,
@@ -21,7 +22,7 @@ from .schema import (
 )
 
 __all__ = [
-    "DUMPER", "FILE_SOURCES", "LAYER_CONFIGS", "LOADER", "SYNTHETIC_SOURCES", "AdamConfig", "ConfigSource",
+    "DUMPER", "FILE_SOURCES", "LAYER_CONFIGS", "LOADER", "SYNTHETIC_SOURCES", "TABLE_SOURCES", "AdamConfig", "ConfigSource",
     "CosineSchedule", "DataConfig", "DenseConfig", "ExperimentConfig", "ExponentialSchedule", "LayerSpec",
     "ModelConfig", "ResidualConfig", "SGDConfig", "StepSchedule", "dump_config", "load_config", "parse_config",
     "yaml_error",

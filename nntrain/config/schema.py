@@ -46,10 +46,12 @@ class ModelConfig(Section):
 
 DataSource = Literal[
     "xor", "moons", "circles", "spirals", "blobs", "sine",  # built-in, generated from the run's seed
-    "csv", "npz", "npy",  # files: `path` (relative to the config file's folder)
+    "csv", "tsv", "parquet", "npz", "npy",  # files: `path` (relative to the config file's folder)
     "sklearn:iris", "sklearn:digits", "sklearn:wine", "sklearn:breast_cancer", "sklearn:diabetes",
 ]
-FILE_SOURCES = ("csv", "npz", "npy")
+TABLE_SOURCES = ("csv", "tsv", "parquet")  # tables of named columns: numbers, categories, missing cells
+FILE_SOURCES = (*TABLE_SOURCES, "npz", "npy")
+MissingPolicy = Literal["mean", "median", "drop", "error"]
 SYNTHETIC_SOURCES = ("xor", "moons", "circles", "spirals", "blobs", "sine")
 
 
@@ -66,39 +68,81 @@ class SplitConfig(Section):
         return self
 
 
+class ColumnConfig(Section):
+    """One column of a table: what it is, and how its categories and missing cells are encoded.
+
+    In YAML either the type alone (``island: category``) or a mapping (``island: {type: category,
+    max_categories: 10}``).
+    """
+
+    type: Literal["number", "category", "boolean", "ignore"] | None = Field(None, description="default: inferred from the training split")
+    max_categories: int | None = Field(None, ge=1, le=100_000, description="keep the most frequent, fold the rest into <other>")
+    missing: MissingPolicy | None = Field(None, description="default: data.missing")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_type(cls, value):
+        return {"type": value} if isinstance(value, str) else value
+
+
 class DataConfig(Section):
     """Where the examples come from, how they are split, scaled and batched."""
 
     source: DataSource = Field("xor", description="a built-in set, a file kind, or sklearn:<name>")
-    path: str | None = Field(None, description="csv / npz / npy: the file, relative to the config's folder")
-    target: str | list[str] | None = Field(None, description="csv: the target column (a list: regression targets)")
-    features: list[str] | None = Field(None, description="csv: the feature columns; default: all but the target")
+    path: str | None = Field(None, description="csv / tsv / parquet / npz / npy: the file, relative to the config's folder")
+    target: str | list[str] | None = Field(None, description="tables: the target column (a list: regression targets)")
+    features: list[str] | None = Field(None, description="tables: the feature columns; default: all but the target")
+    columns: dict[str, ColumnConfig] | None = Field(None, description="tables: per column its type (number, category, boolean, ignore)")
+    missing: MissingPolicy = Field("mean", description="tables: a missing number takes the training mean or median; or drop the row, or stop")
+    na_values: list[str] = Field(default_factory=list, description="tables: more spellings of a missing cell, e.g. ['?']")
+    max_categories: int | None = Field(None, ge=1, le=100_000, description="tables: default max_categories of every category column")
+    delimiter: str | None = Field(None, min_length=1, max_length=1, description="csv: the delimiter; default: sniffed")
     n_samples: int | None = Field(None, gt=0, le=10_000_000, description="built-in sets: how many examples")
     noise: float | None = Field(None, ge=0, description="built-in sets: standard deviation of added noise")
     classes: int | None = Field(None, ge=2, le=1000, description="spirals / blobs: number of classes")
     split: SplitConfig = Field(default_factory=SplitConfig)
-    standardize: bool = Field(False, description="scale inputs to mean 0, std 1 using the training split")
+    standardize: bool | None = Field(
+        None, description="scale numeric inputs to mean 0, std 1 using the training split; default: on for tables"
+    )
+    scale_target: bool | None = Field(
+        None, description="regression: train on targets scaled to mean 0, std 1 (reported in their units); default: on for tables"
+    )
     batch_size: int = Field(32, gt=0)
     shuffle: bool = Field(True, description="reshuffle the training examples every epoch")
     drop_last: bool = Field(False, description="skip a last batch smaller than batch_size")
 
     @model_validator(mode="after")
     def _fields_fit_the_source(self):
-        if self.source in FILE_SOURCES and self.path is None:
-            raise inconsistent(("path",), f"source {self.source!r} needs a path")
-        if self.source not in FILE_SOURCES and self.path is not None:
-            raise inconsistent(("path",), f"source {self.source!r} takes no path (csv, npz and npy do)")
-        if self.source == "csv" and self.target is None:
-            raise inconsistent(("target",), "source 'csv' needs a target column")
-        if self.source != "csv":
-            for key in ("target", "features"):
-                if getattr(self, key) is not None:
-                    raise inconsistent((key,), f"only source 'csv' takes {key}")
-        if self.source not in SYNTHETIC_SOURCES:
-            for key in ("n_samples", "noise", "classes"):
-                if getattr(self, key) is not None:
-                    raise inconsistent((key,), f"only the built-in sets ({', '.join(SYNTHETIC_SOURCES)}) take {key}")
+        source = self.source
+        if (source in FILE_SOURCES) != (self.path is not None):
+            raise inconsistent(
+                ("path",),
+                f"source {source!r} needs a path" if self.path is None else f"source {source!r} takes no path ({', '.join(FILE_SOURCES)} do)",
+            )
+        if source in TABLE_SOURCES and self.target is None:
+            raise inconsistent(("target",), f"source {source!r} needs a target column")
+        for key, (sources, default) in SOURCE_KEYS.items():
+            if source not in sources and getattr(self, key) != default:
+                raise inconsistent((key,), f"only {SOURCE_NAMES[sources]} {'takes' if len(sources) == 1 else 'take'} {key}")
+        for key in ("standardize", "scale_target"):  # resolved here: config.yaml says what the run did
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, source in TABLE_SOURCES)
         return self
+
+
+# The keys of `data` that only some sources take: key -> (those sources, the key's default).
+SOURCE_KEYS = {
+    **{key: (TABLE_SOURCES, None) for key in ("target", "features", "columns", "max_categories")},
+    "missing": (TABLE_SOURCES, "mean"),
+    "na_values": (TABLE_SOURCES, []),
+    "delimiter": (("csv",), None),
+    **{key: (SYNTHETIC_SOURCES, None) for key in ("n_samples", "noise", "classes")},
+}
+SOURCE_NAMES = {
+    TABLE_SOURCES: f"the table sources ({', '.join(TABLE_SOURCES)})",
+    ("csv",): "source 'csv'",
+    SYNTHETIC_SOURCES: f"the built-in sets ({', '.join(SYNTHETIC_SOURCES)})",
+}
 
 
 class SGDConfig(Section):

@@ -1,13 +1,16 @@
 """Data: a config's data set as splits of rows, with targets in the loss's form, and the batch loader.
 
 ``load_data`` reads or generates the examples (``nntrain.data.sources``), fits the targets to the loss and
-the output layer (``nntrain.data.targets``), splits them (seeded; stratified for classification), standardises x with statistics
-of the training split only and converts it to the config's dtype. The result is a ``Dataset``:
+the output layer (``nntrain.data.targets``), splits them (seeded; stratified for classification), encodes
+a table's columns (``nntrain.data.columns``), standardises x (and regression targets, with
+``scale_target``) with statistics of the training split only and converts it to the config's dtype.
+The result is a ``Dataset``:
 
 - each split's x: (n, features) rows; y: integer class labels (n,) for a loss that takes labels
   (categorical cross-entropy), (n, outputs) floats otherwise;
 - ``meta``: what a run keeps to use its data again (data.json): feature, target and class names
-  where they are not the defaults, and the standardisation's mean and std.
+  where they are not the defaults, a table's column encodings (``columns``), the standardisation's
+  mean and std, and the target scaling's (``target_scale``).
 
 Memory-mapped data is never copied whole: its splits are ``Rows``, which read, convert and standardise
 only the rows a batch asks for.
@@ -19,6 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DataError
+from ..nn.losses import VALUES, loss_class
+from .columns import Encoding, fit_encoding
+from .reader import Columns
 from .sources import load_table
 from .table import BLOCK_BYTES, DEFAULT_TARGETS, default_features
 from .targets import class_count, prepare_targets, stratify_labels
@@ -109,11 +115,12 @@ class Rows:
         return Rows(self.base, self.index, self.dtype, mean, std)
 
 
-def load_data(config, rng, meta=None):
+def load_data(config, rng, meta=None, split=None):
     """The Dataset of an ExperimentConfig, drawing from ``rng`` in a fixed order: generation, then the split.
 
-    ``meta``: a run's data.json, to label classes and standardise exactly as that run did (eval,
-    predict); without it both are derived from the data.
+    ``meta``: a run's data.json, to label classes, encode and standardise exactly as that run did
+    (eval, predict); without it all are fitted on the training split. ``split``: keep only that
+    split beside the training split (eval: nothing else is encoded, nor warned about).
 
     Raises DataError for data that is missing or malformed and ConfigError for data that does not
     fit the config (output units, split shares, batch size); nothing is written before.
@@ -129,17 +136,26 @@ def load_data(config, rng, meta=None):
                 f"{table.origin} has its own {name} split (x_{name}, y_{name}); remove data.split.{name}",
             )
     parts = _split(parts, config, rng)
-    n_train, n_features = parts["train"][0].shape
+    if split is not None:
+        parts = {name: part for name, part in parts.items() if name in ("train", split)}
+    parts, encoding = _encoded(parts, table, config, meta)
+    n_train, n_features = len(parts["train"][0]), parts["train"][0].shape[1]
     if d.drop_last and n_train < d.batch_size:
         raise config.error(
             ("data", "batch_size"),
             f"with drop_last, a batch of {d.batch_size} leaves no batch of the {n_train} training examples",
         )
     meta_out = _names(table, n_features)
+    if encoding is not None:
+        meta_out["columns"] = encoding.to_json()
     if d.standardize:
-        parts, meta_out["standardize"] = _standardized(parts, meta.get("standardize"), table.origin, n_features)
+        scaled = None if encoding is None else encoding.scaled
+        parts, meta_out["standardize"] = _standardized(parts, meta.get("standardize"), table.origin, n_features, scaled)
+    if _scales_targets(config, meta):
+        parts, meta_out["target_scale"] = _scaled_targets(parts, meta.get("target_scale"))
     splits = {
-        name: Split(x if isinstance(x, Rows) else np.asarray(x, dtype=config.dtype), y) for name, (x, y) in parts.items()
+        name: Split(x if isinstance(x, Rows) else np.asarray(x, dtype=config.dtype), _in_dtype(y, config.dtype))
+        for name, (x, y) in parts.items()
     }
     return Dataset(train=splits["train"], splits=splits, meta=meta_out)
 
@@ -153,6 +169,18 @@ def _fitted_parts(table, config):
         name: (Rows(x, None, config.dtype) if isinstance(x, np.memmap) else x, prepare_targets(y, config, n_classes, table.origin))
         for name, (x, y) in parts.items()
     }
+
+
+def _encoded(parts, table, config, meta):
+    """(parts, Encoding) with a table's columns encoded as numbers -- fitted on the training split, or
+    as a run's data.json says -- and the table's features named as encoded; (parts, None) for data
+    that is numbers already."""
+    if not isinstance(table.x, Columns):
+        return parts, None
+    table.x = None  # the columns as read: only the splits' rows are kept
+    encoding = Encoding.from_json(meta["columns"]) if "columns" in meta else fit_encoding(parts["train"][0], table.features, config)
+    table.features = encoding.features
+    return {name: (encoding.transform(x, f"{table.origin} ({name} split)"), y) for name, (x, y) in parts.items()}, encoding
 
 
 def _split(parts, config, rng):
@@ -173,6 +201,11 @@ def _split(parts, config, rng):
     return parts
 
 
+def _in_dtype(y, dtype):
+    """Targets as training takes them: class labels as they are, values in the config's dtype."""
+    return y.astype(dtype) if y.dtype.kind == "f" else y
+
+
 def _names(table, n_features):
     """What data.json keeps of the names: those that differ from the defaults (x1, x2, ...; y), and the classes."""
     meta = {}
@@ -185,16 +218,38 @@ def _names(table, n_features):
     return meta
 
 
-def _standardized(parts, stats, origin, n_features):
+def _standardized(parts, stats, origin, n_features, scaled=None):
     """(parts with x standardised, the statistics as data.json keeps them): a run's ``stats`` where
-    given (eval, predict), else the training split's."""
+    given (eval, predict), else the training split's. ``scaled``: which columns to scale (a table's
+    numbers; its 0/1 columns keep mean 0, std 1); default all."""
     if stats:
         mean, std = (np.asarray(stats[k], dtype=np.float64) for k in ("mean", "std"))
         if mean.shape != (n_features,) or std.shape != (n_features,):
             raise DataError(f"{origin}: the run standardised {mean.size} features, but the data now has {n_features}")
     else:
         mean, std = standardization(parts["train"][0])
+        if scaled is not None:
+            mean[~scaled], std[~scaled] = 0.0, 1.0
     parts = {name: (standardize(x, mean, std), y) for name, (x, y) in parts.items()}
+    return parts, {"mean": mean.tolist(), "std": std.tolist()}
+
+
+def _scales_targets(config, meta):
+    """Whether to scale the targets: as a run's data.json says (eval, predict; a run from before
+    scale_target has none), else as the config says, for a regression loss."""
+    if meta:
+        return "target_scale" in meta
+    return config.data.scale_target and loss_class(config.loss).targets == VALUES
+
+
+def _scaled_targets(parts, stats):
+    """(parts with regression targets scaled to mean 0, std 1, the scaling as data.json keeps it):
+    a run's ``stats`` where given, else the training split's."""
+    if stats:
+        mean, std = (np.asarray(stats[k], dtype=np.float64) for k in ("mean", "std"))
+    else:
+        mean, std = standardization(np.asarray(parts["train"][1], dtype=np.float64))
+    parts = {name: (x, (np.asarray(y, dtype=np.float64) - mean) / std) for name, (x, y) in parts.items()}
     return parts, {"mean": mean.tolist(), "std": std.tolist()}
 
 
@@ -245,8 +300,9 @@ def _complement(n, parts):
 
 
 def _take(x, index):
-    """Rows ``index`` of x: gathered for an in-memory array, still unread for ``Rows``."""
-    return x.take(index) if isinstance(x, Rows) else x[index]
+    """Rows ``index`` of x: gathered for an in-memory array, still unread for ``Rows``, a table's
+    columns for ``Columns``."""
+    return x.take(index) if isinstance(x, (Rows, Columns)) else x[index]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -285,7 +341,9 @@ def standardize(x, mean, std):
     would lose a large offset's digits), per batch for ``Rows``."""
     if isinstance(x, Rows):
         return x.scaled(mean, std)
-    return (x - mean) / std
+    out = np.subtract(x, mean, dtype=np.float64)
+    out /= std
+    return out
 
 
 # --------------------------------------------------------------------------------------------------

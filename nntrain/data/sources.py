@@ -1,5 +1,5 @@
-"""Where examples come from: the built-in generated sets, CSV tables (``nntrain.data.csv``), NumPy files
-and scikit-learn's sets.
+"""Where examples come from: the built-in generated sets, table files (CSV, TSV, Parquet:
+``nntrain.data.files``), NumPy files and scikit-learn's sets.
 
 Every source gives a ``Table`` (``nntrain.data.table``: the examples as they are, before targets are
 fitted to the loss, before splitting and scaling, which is ``nntrain.data.prepare``).
@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..nn.losses import BINARY, LABELS, loss_class
-from .csv import csv_table
+from .files import table_file
 from .table import BLOCK_BYTES, DEFAULT_TARGETS, Table, default_features, shown
 
 # --------------------------------------------------------------------------------------------------
@@ -274,8 +274,8 @@ def sklearn_table(config):
 def load_table(config, rng, classes=None):
     """The Table of ``config.data.source``; ``classes``: a run's class names, to label a CSV the same way."""
     source = config.data.source
-    if source == "csv":
-        return csv_table(config, classes)
+    if source in ("csv", "tsv", "parquet"):
+        return table_file(config, classes)
     if source in ("npz", "npy"):
         return array_table(config)
     if source.startswith("sklearn:"):

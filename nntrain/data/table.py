@@ -2,6 +2,8 @@
 
 - ``x``: (n, features) numbers. NumPy files stay memory-mapped where the format allows (``.npy`` and
   the members of an uncompressed ``.npz``), so a data set larger than memory is never read whole.
+  A table file's x is its feature columns as read (``nntrain.data.reader.Columns``), encoded into
+  numbers once the training split is drawn (``nntrain.data.columns``).
 - ``y``: class labels 0..K-1 (n,) for classification sets; (n, targets) numbers otherwise.
 - ``classes``: the class names (label k is ``classes[k]``) where the data has names, else None.
 """

@@ -61,7 +61,7 @@ def prepare_targets(y, config, n_classes=None, origin=None):
     y = np.asarray(y)
     if kind == LABELS:
         return _labels(y, config, n_classes, where, units_loc)
-    y = np.asarray(y, dtype=config.dtype)
+    y = np.asarray(y, dtype=np.float64)  # in the config's dtype once scaled (prepare), keeping a large offset's digits
     if y.ndim == 1:
         y = y[:, None]
     if y.shape[1] != units:

@@ -1,21 +1,25 @@
 """Using a trained (or hand-set) network: evaluate a run on its data, predict and trace new inputs.
 
-Inputs are always raw, as in the data the run was trained on: a run that standardised its inputs
-keeps the training split's mean and std in its data.json and applies them here. A run trained on
-named classes (a CSV's labels, scikit-learn's target names) answers with those names.
+Inputs are always raw, as in the data the run was trained on: a run keeps in its data.json what it
+fitted on its training split -- a table's column encodings (categories, imputed values, missing
+indicators), the standardisation's mean and std, the scaling of regression targets -- and applies
+them here. A run trained on named classes (a CSV's labels, scikit-learn's target names) answers with
+those names; a regression run answers in its targets' own units.
 """
 
 import csv
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..config import load_config
-from ..data.csv import numeric_columns, read_csv
+from ..data.columns import CategoryEncoding, Encoding, numbers
+from ..data.reader import NA_VALUES, Column, Columns, read_rows, read_table
 from ..data.table import DEFAULT_TARGETS, default_features, shown
-from ..errors import ConfigError, DataError, RunError, UsageError
+from ..errors import ConfigError, DataError, NNTrainWarning, RunError, UsageError
 from ..nn.losses import BINARY, LABELS, loss_class
 from ..nn.model import build_model, input_width
 from .store import DATA, load_run_config, read_json, read_weights
@@ -70,6 +74,21 @@ class Predictor:
         return self.model.inputs
 
     @property
+    def table(self):
+        """Whether the run read a table's columns (and encoded them): its inputs are those columns."""
+        return "columns" in self.meta
+
+    @property
+    def encoding(self):
+        """The Encoding of raw rows into the network's inputs (numbers as they are for a run without one)."""
+        return Encoding.from_json(self.meta["columns"]) if self.table else Encoding.plain(self.features)
+
+    @property
+    def inputs(self):
+        """The raw columns an input row holds, in order."""
+        return self.encoding.raw
+
+    @property
     def features(self):
         return self.meta.get("features") or default_features(self.n_inputs)
 
@@ -109,9 +128,16 @@ class Predictor:
         return x
 
     def outputs(self, x, batch_size=4096):
-        """The output activations (n, units) for raw rows x, in batches."""
+        """The outputs (n, units) for rows x (encoded, not yet standardised), in batches; a regression
+        run's in its targets' units."""
         x = self.scale(x)
-        return np.concatenate([self.model.predict(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+        out = np.concatenate([self.model.predict(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+        return self.in_units(out)
+
+    def in_units(self, out):
+        """Network outputs in the targets' own units (a run that trained on scaled targets)."""
+        stats = self.meta.get("target_scale")
+        return out * np.asarray(stats["std"]) + np.asarray(stats["mean"]) if stats else out
 
     def label(self, outputs):
         """Predicted class per row: a name where the run has names, else the label."""
@@ -152,13 +178,13 @@ def evaluate_run(run_dir, split="train"):
     if not Path(run_dir).is_dir():
         raise RunError(f"{run_dir}: no such run directory")
     config, model = load_model(run_dir)
-    data = load_data(config, np.random.default_rng(config.seed), meta=read_data_meta(run_dir))
+    data = load_data(config, np.random.default_rng(config.seed), meta=read_data_meta(run_dir), split=split)
     if split not in data.splits:
         raise RunError(
             f"{run_dir}: the run has no {split} split (its data.split.{split} is 0); it has: {', '.join(data.splits)}"
         )
     part = data.splits[split]
-    return {"examples": len(part), **Trainer(config, model).evaluate(part)}
+    return {"examples": len(part), **Trainer(config, model, data.meta.get("target_scale")).evaluate(part)}
 
 
 def parse_inputs(texts, n_inputs):
@@ -175,14 +201,57 @@ def parse_inputs(texts, n_inputs):
     return np.array(rows)
 
 
+def parse_cells(texts, predictor):
+    """(rows of cells, Columns) of --input rows of a table run: one cell per raw column, in the
+    run's order; a blank or NA cell is missing."""
+    names = predictor.inputs
+    rows = []
+    for text in texts:
+        cells = next(csv.reader([text]), [])
+        if len(cells) != len(names):
+            raise UsageError(
+                f"--input {text!r}: the run takes {len(names)} columns ({', '.join(names)}), got {len(cells)}"
+            )
+        rows.append([c.strip() for c in cells])
+    na = {*NA_VALUES, *predictor.config.data.na_values}
+    columns = {}
+    for j, name in enumerate(names):
+        levels = sorted({row[j] for row in rows if row[j] not in na})
+        index = {s: k for k, s in enumerate(levels)}
+        codes = np.array([index.get(row[j], -1) for row in rows], dtype=np.int32)
+        columns[name] = Column(name, "text", codes=codes, levels=levels)
+    return rows, Columns(Path("--input"), names, columns, np.arange(len(rows)))
+
+
+def _typed(table, encoding):
+    """Input rows as their columns are read: numbers as floats, categories as strings, None where missing."""
+    columns = []
+    for spec in encoding.columns:
+        column = table[spec.name]
+        if isinstance(spec, CategoryEncoding):
+            columns.append([column.levels[k] if k >= 0 else None for k in column.codes])
+        else:
+            columns.append([None if np.isnan(v) else float(v) for v in numbers(table, spec.name, spec.boolean)])
+    return [list(row) for row in zip(*columns)]
+
+
 def predict(source, inputs):
     """One record per raw input row: {"input": [...], "layers": [[...] per layer], "output": [...]},
-    and "class" (its name) where the run has class names."""
+    and "class" (its name) where the run has class names. A table run's input rows are its columns'
+    cells, comma-separated, blank where missing; its records' inputs are typed (numbers as floats,
+    categories as strings, None where missing). A regression run's output is in its targets' units."""
     predictor = load_predictor(source)
-    x = parse_inputs(inputs, predictor.n_inputs)
+    if predictor.table:
+        _, table = parse_cells(inputs, predictor)
+        x = predictor.encoding.transform(table)
+        cells = _typed(table, predictor.encoding)
+    else:
+        x = parse_inputs(inputs, predictor.n_inputs)
+        cells = x.tolist()
     layers = predictor.model.trace(predictor.scale(x))
+    output = predictor.in_units(layers[-1])
     records = [
-        {"input": x[r].tolist(), "layers": [a[r].tolist() for a in layers], "output": layers[-1][r].tolist()}
+        {"input": cells[r], "layers": [a[r].tolist() for a in layers], "output": output[r].tolist()}
         for r in range(len(x))
     ]
     if predictor.classes and predictor.kind in ("classes", "binary"):
@@ -192,28 +261,42 @@ def predict(source, inputs):
 
 
 def predict_table(source, path, proba=False):
-    """Predictions for every row of the CSV at ``path``: (columns, rows) of strings.
+    """Predictions for every row of the CSV (or TSV) at ``path``: (columns, rows) of strings.
 
-    The CSV needs the run's feature columns by name (other columns are passed through). The result
-    is the input's columns followed by ``predicted_<target>`` (a class name, a label, or a number per
-    regression target) and, with ``proba``, ``p_<class>``: each class's probability.
+    The file needs the run's input columns by name, raw: numbers, categories, blank or NA cells, as
+    in the training data. Other columns (the target, ids) are passed through, with a warning naming
+    them. The result is the input's columns followed by ``predicted_<target>`` (a class name, a
+    label, or a number per regression target, in its units) and, with ``proba``, ``p_<class>``: each
+    class's probability.
     """
     predictor = load_predictor(source)
-    header, rows, lines = read_csv(path)
-    missing = [f for f in predictor.features if f not in header]
-    if missing:
-        raise DataError(
-            f"{shown(path)}: no column {missing[0]!r}; the run's inputs are: {', '.join(predictor.features)}"
-        )
-    out = predictor.outputs(numeric_columns(path, header, rows, lines, predictor.features))
     if proba and predictor.kind == "regression":
         raise UsageError(f"--proba: the run regresses (loss {predictor.config.loss.name}); it has no class probabilities")
+    encoding = predictor.encoding
+    table = _input_table(predictor, path)
+    out = predictor.outputs(encoding.transform(table))
+    header, rows = read_rows(path, table.delimiter)
     columns, values = _prediction_columns(predictor, out, proba)
     taken = [c for c in columns if c in header]
     if taken:
         raise DataError(f"{shown(path)}: already has a column {taken[0]!r}, which the predictions would fill")
     table = [row + [column[i] for column in values] for i, row in enumerate(rows)]
     return header + columns, table
+
+
+def _input_table(predictor, path):
+    """The Columns of a CSV (or TSV) of raw inputs: the run's input columns, read as in training."""
+    encoding = predictor.encoding
+    text = [c.name for c in encoding.columns if isinstance(c, CategoryEncoding)]
+    kind = "tsv" if Path(path).suffix.lower() == ".tsv" else "csv"
+    table = read_table(path, kind, na_values=predictor.config.data.na_values if predictor.table else (), text=text)
+    missing = [f for f in encoding.raw if f not in table.names]
+    if missing:
+        raise DataError(f"{shown(path)}: no column {missing[0]!r}; the run's inputs are: {', '.join(encoding.raw)}")
+    extra = [c for c in table.names if c not in encoding.raw]
+    if extra:
+        warnings.warn(f"{shown(path)}: not inputs of the run, passed through: {', '.join(extra)}", NNTrainWarning, stacklevel=3)
+    return table
 
 
 def _prediction_columns(predictor, out, proba):

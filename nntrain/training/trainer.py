@@ -54,7 +54,9 @@ class EpochTotals:
 class Trainer:
     """The model, its loss and optimizer, and the training step that updates them."""
 
-    def __init__(self, config, model):
+    def __init__(self, config, model, target_scale=None):
+        """``target_scale``: {mean, std} of regression targets trained in standard units (data.json's):
+        metrics are then computed in the targets' own units; the loss stays the trained one."""
         self.config = config
         self.model = model
         self.loss = config.loss.build(model.output_activation)
@@ -62,7 +64,7 @@ class Trainer:
         self.optimizer = make_optimizer(config.optimizer)
         self.clip_norm = config.training.clip_norm
         self.clip_value = config.training.clip_value
-        self.metrics = {name: METRICS[name].fn for name in config.metrics}
+        self.metrics = {name: _in_units(METRICS[name].fn, target_scale) for name in config.metrics}
         self.diagnostics = Diagnostics(model) if config.training.diagnostics else None
 
     def new_totals(self):
@@ -144,6 +146,14 @@ def evaluate(model, loss, metrics, split, batch_size=4096):
     return logs
 
 
+def _in_units(fn, target_scale):
+    """Metric ``fn`` on predictions and targets taken back from standard units to their own."""
+    if not target_scale:
+        return fn
+    mean, std = (np.asarray(target_scale[k]) for k in ("mean", "std"))
+    return lambda prediction, y: fn(prediction * std + mean, y * std + mean)
+
+
 def _scores(metrics):
     """The values ``evaluate`` gives, at zero."""
     return dict.fromkeys(["loss", *metrics], 0.0)
@@ -163,7 +173,7 @@ def prepare(config):
     data = load_data(config, rng)
     model = build_model(config, input_width(config, data.n_features), rng)
     _check_batches(config, len(data.train), model)
-    trainer = Trainer(config, model)
+    trainer = Trainer(config, model, data.meta.get("target_scale"))
     if config.training.early_stopping is not None:
         columns = trainer.logged_columns(data)
         monitor = config.training.early_stopping.monitor

@@ -1,0 +1,315 @@
+"""Reading tables -- CSV, TSV and Parquet files -- with pyarrow, into one NumPy array per column.
+
+pyarrow parses a CSV on every core and keeps strings in its own buffers, not as Python objects: a
+million rows of twenty numbers and a string column read in about the time ``pandas.read_csv`` takes,
+in less memory (benchmarks/tables.py); and it reads Parquet too. It is imported only when a table is
+read. Each column comes back as a ``Column``:
+
+- ``number``: float64 values, NaN where a cell is missing (blank, or one of ``NA_VALUES`` or the
+  config's ``data.na_values``);
+- ``boolean``: a column of true/false cells, as 0/1 values (NaN where missing);
+- ``text``: any other column, as integer codes into its distinct strings (``levels``, whitespace
+  trimmed; code -1 where missing).
+
+What each column *is* (a number, a category) is decided later from the training split
+(``nntrain.data.columns``). Errors name the file, and where it helps the line and column.
+"""
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .table import shown
+
+# The spellings of a missing cell, as pandas and pyarrow read them; data.na_values adds more (e.g. "?").
+NA_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+             "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+TRUE_VALUES, FALSE_VALUES = ("true", "True", "TRUE"), ("false", "False", "FALSE")
+DELIMITERS = ",;\t|"
+SAMPLE_BYTES = 1 << 16  # what the header and the delimiter are read from
+
+
+@dataclass
+class Column:
+    """One column of a table: see the module's docstring for ``kind``."""
+
+    name: str
+    kind: str  # "number", "boolean" or "text"
+    values: np.ndarray | None = None  # number, boolean: float64, NaN where missing
+    codes: np.ndarray | None = None  # text: int32 index into levels, -1 where missing
+    levels: list = field(default_factory=list)  # text: its distinct strings
+
+    def missing(self):
+        """Boolean mask of the missing cells."""
+        return self.codes < 0 if self.kind == "text" else np.isnan(self.values)
+
+    def take(self, index):
+        if self.kind == "text":
+            return Column(self.name, self.kind, codes=self.codes[index], levels=self.levels)
+        return Column(self.name, self.kind, values=self.values[index])
+
+
+@dataclass
+class Columns:
+    """The columns of a table (or some of its rows), with what it takes to name a cell's line.
+
+    ``rows``: the data row (0-based, below the header) each row came from, for messages.
+    """
+
+    path: Path
+    names: list  # every column of the file, in its order
+    columns: dict  # name -> Column: those read
+    rows: np.ndarray
+    delimiter: str | None = None  # a CSV's
+
+    @property
+    def origin(self):
+        return shown(self.path)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, name):
+        return self.columns[name]
+
+    def take(self, index):
+        """These rows ``index`` (an int array or a boolean mask) of every column."""
+        return Columns(self.path, self.names, {k: c.take(index) for k, c in self.columns.items()}, self.rows[index], self.delimiter)
+
+    def where(self, row, column=None):
+        """"file, line N, column 'c'" of row ``row`` of these rows, for a message."""
+        line = data_row_line(self.path, self.delimiter, int(self.rows[row])) if self.delimiter else None
+        place = f"{self.origin}, line {line}" if line else f"{self.origin}, row {int(self.rows[row]) + 1}"
+        return place if column is None else f"{place}, column {column!r}"
+
+
+def read_table(path, source="csv", *, delimiter=None, na_values=(), text=(), exclude=()):
+    """The Columns of a CSV/TSV (``source`` "csv" or "tsv") or Parquet file.
+
+    ``delimiter``: a CSV's (default: sniffed; a tab for TSV); ``text``: columns to read as strings
+    whatever they hold (declared categories); ``exclude``: columns not to read (ignored ones).
+    """
+    import pyarrow as pa
+
+    path = Path(path)
+    na = list(dict.fromkeys([*NA_VALUES, *na_values]))
+    if source == "parquet":
+        names = _parquet_names(path)
+        table, delimiter = _parquet(path, [c for c in names if c not in exclude]), None
+    else:
+        table, names, delimiter = _csv(path, source, delimiter, na, text, exclude)
+    if table.num_rows == 0:
+        raise DataError(f"{shown(path)}: no data rows below the header")
+    n, columns = table.num_rows, {}
+    for name in table.column_names:
+        array = table.column(name)
+        if name in text and not pa.types.is_string(array.type):
+            array = array.cast(pa.string())
+        columns[name] = _column(name, array, set(na))
+    del table
+    return Columns(path, names, columns, np.arange(n), delimiter)
+
+
+def _column(name, array, na):
+    """A Column from one pyarrow column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if pa.types.is_boolean(kind):
+        return Column(name, "boolean", values=array.cast(pa.float64()).to_numpy())
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind) or pa.types.is_null(kind):
+        return Column(name, "number", values=np.ascontiguousarray(array.cast(pa.float64()).to_numpy(), dtype=np.float64))
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        array = array.cast(pa.string())  # dates, times, ...: their text
+    encoded = pc.dictionary_encode(array).combine_chunks()
+    codes = encoded.indices.fill_null(-1).to_numpy().astype(np.int32)
+    raw = encoded.dictionary.to_pylist()
+    # Levels are the trimmed strings; " NA" and "" after trimming are missing too.
+    levels, index, remap = [], {}, np.empty(len(raw) + 1, dtype=np.int32)
+    for k, s in enumerate(raw):
+        s = s.strip()
+        if s in na:
+            remap[k] = -1
+            continue
+        if s not in index:
+            index[s] = len(levels)
+            levels.append(s)
+        remap[k] = index[s]
+    remap[-1] = -1
+    return Column(name, "text", codes=remap[codes], levels=levels)
+
+
+def _parquet(path, include):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path, columns=include)
+    except pa.ArrowInvalid as e:
+        if "magic bytes" in str(e) or "Parquet" in str(e):
+            raise DataError(f"{shown(path)}: not a Parquet file") from None
+        raise DataError(f"{shown(path)}: cannot read as Parquet: {e}") from None
+    except OSError as e:
+        raise DataError(f"{shown(path)}: cannot read: {e}") from None
+
+
+def _parquet_names(path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _check_file(path, "a Parquet file")
+    try:
+        return pq.read_schema(path).names
+    except pa.ArrowInvalid:
+        raise DataError(f"{shown(path)}: not a Parquet file") from None
+    except OSError as e:
+        raise DataError(f"{shown(path)}: cannot read: {e}") from None
+
+
+def _check_file(path, expected):
+    if not path.exists():
+        raise DataError(f"{shown(path)}: no such file")
+    if path.is_dir():
+        raise DataError(f"{shown(path)}: is a directory, expected {expected}")
+
+
+# --------------------------------------------------------------------------------------------------
+# CSV and TSV
+
+
+def _csv(path, source, delimiter, na, text, exclude):
+    """(pyarrow table, header, delimiter) of a CSV file."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    _check_file(path, "a CSV file")
+    sample = _sample(path)
+    if delimiter is None:
+        delimiter = "\t" if source == "tsv" or path.suffix.lower() == ".tsv" else _sniff(sample)
+    raw, header = _header(path, sample, delimiter, source)
+    # pyarrow knows the columns by their names as written; nntrain by their trimmed names.
+    written = dict(zip(header, raw))
+    include = [written[c] for c in header if c not in exclude]
+    types = {written[c]: pa.string() for c in text if c in written and c not in exclude}
+    for multiline in (False, True):
+        while True:
+            try:
+                table = pcsv.read_csv(
+                    path,
+                    parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=multiline),
+                    convert_options=pcsv.ConvertOptions(
+                        column_types=types, null_values=na, strings_can_be_null=True, true_values=list(TRUE_VALUES),
+                        false_values=list(FALSE_VALUES), include_columns=include, timestamp_parsers=[],
+                    ),
+                )
+                return table.rename_columns([c.strip() for c in table.column_names]), header, delimiter
+            except pa.ArrowInvalid as e:
+                message = str(e)
+                column = re.search(r"In CSV column #(\d+): CSV conversion error", message)
+                if column and "UTF8" not in message:
+                    # pyarrow types a column from its first block; a later block that does not fit is
+                    # read again as text, and what the column is decided later.
+                    types[raw[int(column.group(1))]] = pa.string()
+                    continue
+                if "UTF8" in message:
+                    raise DataError(f"{shown(path)}: not UTF-8 text; expected a CSV file") from None
+                break
+    raise _malformed(path, delimiter, header, message)
+
+
+def _sample(path):
+    """The first SAMPLE_BYTES of a file as text, up to the last complete line."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(SAMPLE_BYTES)
+    except OSError as e:
+        raise DataError(f"{shown(path)}: cannot read: {e.strerror}") from None
+    if len(raw) == SAMPLE_BYTES and b"\n" in raw:
+        raw = raw[: raw.rindex(b"\n") + 1]
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{shown(path)}: not UTF-8 text; expected a CSV file") from None
+
+
+def _sniff(sample):
+    """The delimiter of a CSV sample (one of DELIMITERS), a comma when the sample does not say."""
+    lines = [line for line in sample.splitlines() if line.strip()][:20]
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _header(path, sample, delimiter, source):
+    """(the column names as written, trimmed): the first non-blank row, each checked."""
+    name = shown(path)
+    record = next((r for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if r and any(c.strip() for c in r)), None)
+    if record is None:
+        raise DataError(f"{name}: empty file; expected a header row of column names, then data rows")
+    header = [c.strip() for c in record]
+    if len(header) == 1:
+        other = next((d for d in DELIMITERS if d != delimiter and d in header[0]), None)
+        if other is not None:
+            fix = "read it as source: csv" if source == "tsv" else f"set data.delimiter: {other!r}"
+            raise DataError(
+                f"{name}: the delimiter {delimiter!r} splits nothing (the header is one column, {header[0][:40]!r}); "
+                f"the file seems to use {other!r}: {fix}"
+            )
+    for i, column in enumerate(header):
+        if not column:
+            raise DataError(f"{name}: column {i + 1} of the header has no name")
+        if header.index(column) != i:
+            raise DataError(f"{name}: two columns are named {column!r}")
+    return record, header
+
+
+def _records(path, delimiter):
+    """(line, record) of each non-blank row of a CSV file, the header first (the slow reader, for
+    messages only)."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        start = 1
+        for record in reader:
+            if record:
+                yield start, record
+            start = reader.line_num + 1
+
+
+def read_rows(path, delimiter=None):
+    """(header, rows of strings) of a CSV file as it is, for passing its cells through (predict)."""
+    records = _records(path, delimiter or _sniff(_sample(path)))
+    try:
+        header = [c.strip() for c in next(records)[1]]
+        return header, [record for _, record in records]
+    except (StopIteration, csv.Error, UnicodeDecodeError, OSError) as e:
+        raise DataError(f"{shown(path)}: cannot read: {e}") from None
+
+
+def data_row_line(path, delimiter, row):
+    """The file line on which data row ``row`` (0-based, below the header) starts, or None."""
+    try:
+        for i, (line, _) in enumerate(_records(path, delimiter)):
+            if i == row + 1:
+                return line
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return None
+
+
+def _malformed(path, delimiter, header, message):
+    """The DataError of a CSV pyarrow cannot parse: the first row with the wrong number of fields."""
+    name = shown(path)
+    try:
+        for line, record in _records(path, delimiter):
+            if len(record) != len(header):
+                return DataError(f"{name}, line {line}: {len(record)} fields, but the header has {len(header)}")
+    except csv.Error as e:
+        return DataError(f"{name}: malformed CSV: {e}")
+    return DataError(f"{name}: malformed CSV: {message.removeprefix('CSV parse error: ')}")
