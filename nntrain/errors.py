@@ -64,3 +64,8 @@ class Interrupted(Exception):
 
 class NNTrainWarning(UserWarning):
     """Something works but is probably not what the user meant (e.g. a mismatched output/loss pair)."""
+
+
+class NNTrainNote(NNTrainWarning):
+    """Something the user should know that is not a problem (e.g. columns predict passes through);
+    the CLI shows it as ``note: ...``."""

@@ -191,3 +191,37 @@ def test_a_key_with_a_tab_is_reported_at_its_line(tmp_path):
     path.write_text("name: xor\nna\te: x\n")
     with pytest.raises(ConfigError, match=r"tab.yaml, line 2: 'na\\te': unknown key"):
         load_config(path)
+
+
+TABLE = GOOD.replace("data: {source: xor, batch_size: 4}", "data: {source: csv, path: d.csv, target: y}")
+
+
+def test_table_keys_resolve_their_defaults_and_dump_as_written():
+    config = parse_config(TABLE.replace("target: y}", "target: y, columns: {id: ignore, c: {type: category, max_categories: 3}}}"))
+    d = config.data
+    assert (d.standardize, d.scale_target, d.missing, d.na_values) == (True, True, "mean", [])
+    assert d.columns["id"].type == "ignore" and d.columns["c"].max_categories == 3
+    dumped = yaml.safe_load(dump_config(config))["data"]
+    assert dumped["columns"] == {"id": "ignore", "c": {"type": "category", "max_categories": 3, "missing": None}}
+    assert parse_config(dump_config(config)).model_dump() == config.model_dump()
+    # Off for every source that is not a table; config.yaml says so, so a run's eval does the same.
+    xor = parse_config(GOOD).data
+    assert (xor.standardize, xor.scale_target) == (False, False)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ("{source: xor, columns: {a: category}}", "data.columns: only the table sources (csv, tsv, parquet) take columns"),
+        ("{source: moons, missing: drop}", "data.missing: only the table sources (csv, tsv, parquet) take missing"),
+        ("{source: npz, path: d.npz, na_values: ['?']}", "data.na_values: only the table sources (csv, tsv, parquet) take na_values"),
+        ("{source: tsv, path: d.tsv, target: y, delimiter: ';'}", "data.delimiter: only source 'csv' takes delimiter"),
+        ("{source: parquet, path: d.parquet}", "data.target: source 'parquet' needs a target column"),
+        ("{source: xor, path: d.csv}", "data.path: source 'xor' takes no path (csv, tsv, parquet, npz, npy do)"),
+        ("{source: csv, path: d.csv, target: y, delimiter: ';;'}", "data.delimiter: String should have at most 1 character"),
+        ("{source: csv, path: d.csv, target: y, columns: {a: text}}", "data.columns.a.type: Input should be 'number', 'category', 'boolean' or 'ignore'"),
+        ("{source: csv, path: d.csv, target: y, missing: zero}", "data.missing: Input should be 'mean', 'median', 'drop' or 'error'"),
+    ],
+)
+def test_table_keys_belong_to_tables(data, message):
+    assert message in error_of(GOOD.replace("{source: xor, batch_size: 4}", data))

@@ -677,7 +677,7 @@ def test_predict_on_the_training_rows_reproduces_eval(classifier, monkeypatch):
     assert evaluated.exit_code == 0, evaluated.output
     record = json.loads(evaluated.stdout)
     predicted = run_cli("predict", "r", "p.csv", "--proba")
-    assert predicted.stderr == "warning: p.csv: not inputs of the run, passed through: species\n"
+    assert predicted.stderr == "note: p.csv: not inputs of the run, passed through: species\n"
     out = predictions(predicted)
     assert len(out) == 60 and list(out[0]) == ["bill", "island", "sex", "tall", "species", "predicted_species", "p_Adelie", "p_Chinstrap", "p_Gentoo"]
     labelled = [r for r in out if r["species"]]
@@ -867,3 +867,58 @@ def test_a_tsv_that_holds_commas_says_so_without_a_key_tsv_rejects(in_tmp):
     message = fit_error("{source: tsv, path: d.tsv, target: y}", {"d.tsv": "a,b,y\n1,2,p\n3,4,q\n"})
     assert message.startswith("error: d.tsv: the delimiter '\\t' splits nothing (the header is one column, 'a,b,y'); the file seems to use ','")
     assert "data.delimiter" not in message and "source: csv" in message
+
+
+# --------------------------------------------------------------------------------------------------
+# Progress, and the encoded width in summary and compare
+
+
+def test_a_large_file_reports_its_progress(in_tmp, monkeypatch):
+    from nntrain.data import reader
+
+    write_csv("d.csv", ["a", "y"], [[str(i), str(i % 2)] for i in range(5000)])
+    size = Path("d.csv").stat().st_size
+    reports = []
+    monkeypatch.setattr(reader, "PROGRESS_BYTES", 1)
+    token = reader.PROGRESS.set(lambda name, done, total: reports.append((name, done, total)))
+    try:
+        table = read_table("d.csv")
+    finally:
+        reader.PROGRESS.reset(token)
+    assert len(table) == 5000 and table["a"].values[-1] == 4999
+    assert reports and {(name, total) for name, _, total in reports} == {("d.csv", size)}
+    done = [d for _, d, _ in reports]
+    assert done == sorted(done) and done[-1] == size
+    # Below PROGRESS_BYTES, or with no one listening, nothing reports.
+    reports.clear()
+    read_table("d.csv")
+    assert reports == []
+
+
+PENGUINISH = "data: {source: csv, path: d.csv, target: y}\nmodel: {layers: [{units: 2, activation: softmax}]}\nloss: categorical_crossentropy\ntraining: {epochs: 1}\n"
+
+
+def test_summary_and_compare_say_where_the_inputs_come_from(in_tmp):
+    write_csv("d.csv", ["island", "bill", "y"], [["Biscoe", "40", "a"], ["Dream", "", "b"], ["Biscoe", "38", "a"], ["Torgersen", "41", "b"]])
+    Path("c.yaml").write_text(PENGUINISH)
+    text = "5 inputs from 2 columns: 1 number (+1 missing indicator), 1 category (3 one-hot columns)"
+    summary = json.loads(run_cli("summary", "c.yaml", "--json").stdout)
+    assert (summary["inputs"], summary["inputs_from"]) == (5, text)
+    assert run_cli("summary", "c.yaml").stdout.splitlines()[-2:] == [
+        "Inputs: 5 inputs from 2 columns: 1 number (+1 missing indicator), 1 category (3 ",
+        "one-hot columns)",
+    ]
+    for name, extra in (("wide", []), ("narrow", ["--set", "data.columns={island: ignore}"])):
+        assert run_cli("fit", "c.yaml", "-q", "--no-plots", "--run-dir", name, *extra).exit_code == 0
+    assert json.loads(Path("wide/summary.json").read_text())["inputs_from"] == text
+    assert json.loads(run_cli("summary", "wide", "--json").stdout)["inputs_from"] == text
+    compared = json.loads(run_cli("compare", "wide", "narrow", "--json").stdout)
+    assert {r["label"]: (r["inputs"], r["inputs_from"]) for r in compared["runs"]} == {
+        "wide": (5, text), "narrow": (2, "2 inputs from 1 column: 1 number (+1 missing indicator)")
+    }
+    lines = run_cli("compare", "wide", "narrow").stdout.splitlines()
+    header = next(line for line in lines if line.startswith("#"))
+    assert header.split()[:3] == ["#", "run", "inputs"]  # a column of its own where the runs differ
+    assert [line.split()[:3] for line in lines if line[:1] in "12"] == [["1", "wide", "5"], ["2", "narrow", "2"]]
+    alone = " ".join(run_cli("compare", "wide").stdout.split())
+    assert alone.endswith("the runs' configs are identical; " + text)  # else said once, below the table

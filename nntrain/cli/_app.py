@@ -36,7 +36,7 @@ def command(name=None):
             with warnings.catch_warnings():
                 warnings.simplefilter("always")
                 warnings.showwarning = _show_warning
-                code = _run(fn, args, kwargs)
+                code = _run(_with_reading_progress(fn), args, kwargs)
             if code:
                 raise typer.Exit(code)
 
@@ -79,8 +79,59 @@ def overrides(set_, seed):
     return items
 
 
+def _with_reading_progress(fn):
+    """``fn`` drawing a bar on the terminal while a large table file is read (not when stderr is not one)."""
+    if not sys.stderr.isatty():
+        return fn
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        from nntrain.data.reader import PROGRESS
+
+        bar = _ReadingBar()
+        token = PROGRESS.set(bar.report)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            PROGRESS.reset(token)
+            bar.close()
+
+    return run
+
+
+class _ReadingBar:
+    """A transient rich progress bar of bytes read, started at the first report."""
+
+    progress = task = None
+    done = False
+
+    def report(self, name, done, total):
+        if self.done:  # pyarrow reads on past the end
+            return
+        if self.progress is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+            self.progress = Progress(
+                f"reading {name}", BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("read", total=total)
+        self.progress.update(self.task, completed=done)
+        if done >= total:
+            self.done = True
+            self.close()
+
+    def close(self):
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    typer.echo(f"warning: {message}", err=True)
+    from nntrain.errors import NNTrainNote
+
+    typer.echo(f"{'note' if issubclass(category, NNTrainNote) else 'warning'}: {message}", err=True)
 
 
 def print_json(obj):

@@ -37,12 +37,17 @@ def render(result, console):
 
     metric, keys, runs = result["metric"], result["differences"], result["runs"]
     better = "higher" if result["goal"] == "max" else "lower"
-    table = plain_table(
-        f"{plural(len(runs), 'run')} ranked by {metric} ({better} is better)",
-        caption=None if keys else "the runs' configs are identical",
-    )
+    # The input width: a column where the runs' differ, else said once below the table.
+    widths = {r.get("inputs_from") or r.get("inputs") for r in runs} - {None}
+    caption = None if keys else "the runs' configs are identical"
+    if len(widths) == 1 and runs[0].get("inputs_from"):
+        caption = "; ".join(filter(None, [caption, runs[0]["inputs_from"]]))
+    table = plain_table(f"{plural(len(runs), 'run')} ranked by {metric} ({better} is better)", caption=caption)
     fixed = [_fixed_cells(r) for r in runs]
     config = [[value_text(r["config"][k]) if k in r["config"] else None for k in keys] for r in runs]
+    if len(widths) > 1:
+        keys = ["inputs", *keys]
+        config = [[None if r.get("inputs") is None else str(r["inputs"]), *row] for r, row in zip(runs, config)]
     key_widths = _key_widths(_HEADER, fixed, keys, config, console.width)
     _add_compare_columns(table, keys, key_widths)
     for cells, values in zip(fixed, config):

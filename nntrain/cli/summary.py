@@ -52,3 +52,5 @@ def summary(
     out.print(f"Total params: {result['total_params']:,} ({size})", highlight=False)
     out.print(f"Trainable params: {result['trainable_params']:,}", highlight=False)
     out.print(f"Non-trainable params: {result['non_trainable_params']:,}", highlight=False)
+    if "inputs_from" in result:
+        out.print(f"Inputs: {result['inputs_from']}", highlight=False, markup=False)

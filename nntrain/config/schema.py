@@ -8,7 +8,7 @@ Nothing downstream re-checks or re-defaults a value.
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import Field, PositiveFloat, PrivateAttr, model_validator
+from pydantic import Field, PositiveFloat, PrivateAttr, model_serializer, model_validator
 
 from ..errors import ConfigError
 from ..nn.losses import classifies
@@ -83,6 +83,13 @@ class ColumnConfig(Section):
     @classmethod
     def _bare_type(cls, value):
         return {"type": value} if isinstance(value, str) else value
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler):
+        """The type alone when nothing else is set, as it is usually written (config.yaml, compare)."""
+        if self.type is not None and self.max_categories is None and self.missing is None:
+            return self.type
+        return handler(self)
 
 
 class DataConfig(Section):

@@ -248,6 +248,15 @@ class Encoding:
         return f"{self.width} input{'s' * (self.width != 1)} from {cols} column{'s' * (cols != 1)}: {', '.join(parts)}"
 
 
+def inputs_of(model, meta):
+    """The network's input width and, for a table (a run's data.json ``meta`` with its encodings), how
+    its columns make them: what summary.json, ``nntrain summary`` and ``compare`` show."""
+    record = {"inputs": int(model.inputs)}
+    if "columns" in meta:
+        record["inputs_from"] = Encoding.from_json(meta["columns"]).describe()
+    return record
+
+
 def column_settings(config, name):
     """(declared type or None, max_categories or None, missing policy) of column ``name``."""
     d = config.data

@@ -15,6 +15,7 @@ What each column *is* (a number, a category) is decided later from the training 
 (``nntrain.data.columns``). Errors name the file, and where it helps the line and column.
 """
 
+import contextvars
 import csv
 import io
 import re
@@ -32,6 +33,10 @@ NA_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan
 TRUE_VALUES, FALSE_VALUES = ("true", "True", "TRUE"), ("false", "False", "FALSE")
 DELIMITERS = ",;\t|"
 SAMPLE_BYTES = 1 << 16  # what the header and the delimiter are read from
+# How reading a large file shows its progress: a callable (file name, bytes read, bytes in all), set by
+# the caller (the CLI draws a bar); None: silent. Files below PROGRESS_BYTES are read without it.
+PROGRESS = contextvars.ContextVar("reading_progress", default=None)
+PROGRESS_BYTES = 32 << 20
 
 
 @dataclass
@@ -201,7 +206,7 @@ def _csv(path, source, delimiter, na, text, exclude):
         while True:
             try:
                 table = pcsv.read_csv(
-                    path,
+                    _source(path),
                     parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=multiline),
                     convert_options=pcsv.ConvertOptions(
                         column_types=types, null_values=na, strings_can_be_null=True, true_values=list(TRUE_VALUES),
@@ -221,6 +226,35 @@ def _csv(path, source, delimiter, na, text, exclude):
                     raise DataError(f"{shown(path)}: not UTF-8 text; expected a CSV file") from None
                 break
     raise _malformed(path, delimiter, header, message)
+
+
+class _Counted(io.RawIOBase):
+    """A file that tells PROGRESS how much of it has been read."""
+
+    def __init__(self, path, report):
+        self.file, self.report, self.name = open(path, "rb", buffering=0), report, shown(path)
+        self.total, self.done = path.stat().st_size, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = self.file.readinto(buffer)
+        self.done += n or 0
+        self.report(self.name, self.done, self.total)
+        return n
+
+    def close(self):
+        self.file.close()
+        super().close()
+
+
+def _source(path):
+    """What pyarrow reads: the path, or for a large file with PROGRESS set, a file that reports."""
+    report = PROGRESS.get()
+    if report is None or path.stat().st_size < PROGRESS_BYTES:
+        return path
+    return io.BufferedReader(_Counted(path, report), 1 << 20)
 
 
 def _sample(path):

@@ -191,7 +191,8 @@ def compare(paths, metric=None):
     - ``runs``: one record per run, best first (runs that did not log ``metric`` last, in the order
       given): ``rank`` (1, 2, ...; None without the metric), ``run`` (the path), ``label`` (the path
       relative to the runs' common folder), ``status``, ``epochs``, ``parameters``,
-      ``non_trainable_parameters``, ``wall_time_s``, ``config`` ({dotted path: value} of the
+      ``non_trainable_parameters``, ``inputs`` (the network's input width) and, for a table,
+      ``inputs_from`` (how its columns make them), ``wall_time_s``, ``config`` ({dotted path: value} of the
       differing keys; a key the run's config lacks is left out), ``best``, ``best_epoch``, ``final``
       (of ``metric``; None where not logged or not finite), ``final_metrics`` ({column: its last
       logged value} for every column the run logged).
@@ -238,6 +239,8 @@ def _compared(run, label, keys, metric, direction):
         "epochs": s.get("epochs", len(run.epochs)),
         "parameters": s.get("parameters"),
         "non_trainable_parameters": s.get("non_trainable_parameters"),
+        "inputs": s.get("inputs"),
+        "inputs_from": s.get("inputs_from"),
         "wall_time_s": s.get("wall_time_s"),
         "config": {k: flat[k] for k in keys if k in flat},
         "best": best,

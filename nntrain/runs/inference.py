@@ -19,7 +19,7 @@ from ..config import load_config
 from ..data.columns import CategoryEncoding, Encoding, numbers
 from ..data.reader import NA_VALUES, Column, Columns, read_rows, read_table
 from ..data.table import DEFAULT_TARGETS, default_features, shown
-from ..errors import ConfigError, DataError, NNTrainWarning, RunError, UsageError
+from ..errors import ConfigError, DataError, NNTrainNote, RunError, UsageError
 from ..nn.losses import BINARY, LABELS, loss_class
 from ..nn.model import build_model, input_width
 from .store import DATA, load_run_config, read_json, read_weights
@@ -295,7 +295,7 @@ def _input_table(predictor, path):
         raise DataError(f"{shown(path)}: no column {missing[0]!r}; the run's inputs are: {', '.join(encoding.raw)}")
     extra = [c for c in table.names if c not in encoding.raw]
     if extra:
-        warnings.warn(f"{shown(path)}: not inputs of the run, passed through: {', '.join(extra)}", NNTrainWarning, stacklevel=3)
+        warnings.warn(f"{shown(path)}: not inputs of the run, passed through: {', '.join(extra)}", NNTrainNote, stacklevel=3)
     return table
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..data.columns import inputs_of
 
 
 def model_summary(source):
@@ -21,17 +22,18 @@ def model_summary(source):
     batchnorm + hidden 32", ...), ``output_shape`` ([None, units]: any batch size), ``activation``,
     ``keep_prob``, ``weights``, ``biases``, ``batchnorm_trainable``, ``batchnorm_non_trainable``,
     ``trainable_params``, ``non_trainable_params``, ``params``), ``trainable_params``,
-    ``non_trainable_params``, ``total_params`` and ``size_bytes`` (all parameters in the config's dtype).
+    ``non_trainable_params``, ``total_params`` and ``size_bytes`` (all parameters in the config's dtype),
+    and for a table ``inputs_from``: how its columns make the inputs ("9 inputs from 6 columns: ...").
 
     A config that does not say its input width (``model.inputs``, a dense first layer's hand-set
-    weights, a residual first layer's units) takes it from its data.
+    weights, a residual first layer's units) takes it from its data, as does a table's.
     """
-    config, model = _load(source)
+    config, model, meta = _load(source)
     trainable, fixed = model.count_params()
     return {
         "source": str(source),
         "name": config.name,
-        "inputs": int(model.inputs),
+        **inputs_of(model, meta),
         "dtype": config.dtype,
         "layers": [{"index": index, **layer.summary_row()} for index, layer in enumerate(model.layers)],
         "trainable_params": trainable,
@@ -42,24 +44,25 @@ def model_summary(source):
 
 
 def _load(source):
-    """(config, model): a run's trained network, or a config's network as initialised."""
-    from ..config import load_config
+    """(config, model, data.json's record): a run's trained network, or a config's network as initialised."""
+    from ..config import TABLE_SOURCES, load_config
     from ..nn.model import build_model, input_width
-    from .inference import load_model
+    from .inference import load_model, read_data_meta
 
     path = Path(source)
     if path.is_dir():
-        return load_model(path)
+        return (*load_model(path), read_data_meta(path))
     if not path.exists():
         raise ConfigError(f"{source}: no such run directory or config file")
     config = load_config(path)
     rng = np.random.default_rng(config.seed)
-    inputs = input_width(config)
-    if inputs is None:
+    inputs, meta = input_width(config), {}
+    if inputs is None or config.data.source in TABLE_SOURCES:
         from ..data.prepare import load_data
 
-        inputs = load_data(config, rng).n_features
-    return config, build_model(config, inputs, rng)
+        data = load_data(config, rng)
+        inputs, meta = input_width(config, data.n_features), data.meta
+    return config, build_model(config, inputs, rng), meta
 
 
 def size_text(n_bytes):

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import dump_config
+from ..data.columns import inputs_of
 from ..errors import Interrupted, NNTrainError, NNTrainWarning, RunError
 from ..nn.losses import classifies
 from ..runs.store import (
@@ -58,6 +59,7 @@ def fit(config, *, run_dir=None, runs_root="runs", on_start=None, on_epoch=None,
     if data.meta:
         write_json(path / DATA, data.meta)
     summary = {"status": "running", "name": config.name, "seed": config.seed, "started": iso_time(started)}
+    summary.update(inputs_of(trainer.model, data.meta))
     write_json(path / SUMMARY, summary)
     if on_start is not None:
         on_start(path)
