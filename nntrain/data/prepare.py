@@ -136,7 +136,7 @@ def load_data(config, rng, meta=None, split=None):
                 f"{table.origin} has its own {name} split (x_{name}, y_{name}); remove data.split.{name}",
             )
     parts = _split(parts, config, rng)
-    if split is not None:
+    if split in parts:  # (a split the data lacks: all are kept, for the message that lists them)
         parts = {name: part for name, part in parts.items() if name in ("train", split)}
     parts, encoding = _encoded(parts, table, config, meta)
     n_train, n_features = len(parts["train"][0]), parts["train"][0].shape[1]
