@@ -216,6 +216,7 @@ def test_table_keys_resolve_their_defaults_and_dump_as_written():
         ("{source: moons, missing: drop}", "data.missing: only the table sources (csv, tsv, parquet) take missing"),
         ("{source: npz, path: d.npz, na_values: ['?']}", "data.na_values: only the table sources (csv, tsv, parquet) take na_values"),
         ("{source: tsv, path: d.tsv, target: y, delimiter: ';'}", "data.delimiter: only source 'csv' takes delimiter"),
+        ("{source: parquet, path: d.parquet, target: y, decimal: ','}", "data.decimal: only the text tables (csv, tsv) take decimal"),
         ("{source: parquet, path: d.parquet}", "data.target: source 'parquet' needs a target column"),
         ("{source: xor, path: d.csv}", "data.path: source 'xor' takes no path (csv, tsv, parquet, npz, npy do)"),
         ("{source: csv, path: d.csv, target: y, delimiter: ';;'}", "data.delimiter: String should have at most 1 character"),

@@ -922,3 +922,20 @@ def test_summary_and_compare_say_where_the_inputs_come_from(in_tmp):
     assert [line.split()[:3] for line in lines if line[:1] in "12"] == [["1", "wide", "5"], ["2", "narrow", "2"]]
     alone = " ".join(run_cli("compare", "wide").stdout.split())
     assert alone.endswith("the runs' configs are identical; " + text)  # else said once, below the table
+
+
+def test_numbers_with_a_decimal_comma(in_tmp):
+    Path("d.csv").write_text("a;b;y\n1,5;x;u\n2,5;y;v\n-3,25;x;u\n")
+    Path("c.yaml").write_text(PENGUINISH)
+    failed = run_cli("fit", "c.yaml", "-q", "--no-plots")
+    assert (failed.exit_code, failed.stderr) == (
+        2, "error: d.csv, line 2, column 'a': '1,5' looks like a number with a decimal comma; if the file's numbers "
+        "are written so, set data.decimal: ','\n"
+    )
+    assert not Path("runs").exists()
+    Path("c.yaml").write_text(PENGUINISH.replace("target: y}", "target: y, decimal: ','}"))
+    assert run_cli("fit", "c.yaml", "-q", "--no-plots", "--run-dir", "r").exit_code == 0
+    a = json.loads(Path("r/data.json").read_text())["columns"][0]
+    assert a == {"name": "a", "type": "number", "fill": pytest.approx((1.5 + 2.5 - 3.25) / 3), "indicator": False}
+    predicted = run_cli("predict", "r", "d.csv", "--json")
+    assert [row["a"] for row in json.loads(predicted.stdout)] == ["1,5", "2,5", "-3,25"]  # passed through as written

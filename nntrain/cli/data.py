@@ -80,13 +80,12 @@ def _values_text(column):
     from ._tables import number_text
 
     if "categories" in column:
-        noun = "class" if column["type"] == "target" else "categor"
         n = column["categories"]
-        label = f"{n} {noun}{'es' if noun == 'class' and n != 1 else ''}{('ies' if n != 1 else 'y') if noun == 'categor' else ''}"
+        noun = ("class", "classes") if column["type"] == "target" else ("category", "categories")
         top = ", ".join(f"{t['value']} ({t['count']})" for t in column["top"][:TOP_SHOWN])
         more = ", …" if n > TOP_SHOWN else ""
         folded = f"; {column['other']} as <other>" if column.get("other") else ""
-        return f"{label}: {top}{more}{folded}"
+        return f"{n} {noun[n != 1]}: {top}{more}{folded}"
     if "mean" in column:
         if column["mean"] is None:
             return "—"

@@ -104,6 +104,7 @@ class DataConfig(Section):
     na_values: list[str] = Field(default_factory=list, description="tables: more spellings of a missing cell, e.g. ['?']")
     max_categories: int | None = Field(None, ge=1, le=100_000, description="tables: default max_categories of every category column")
     delimiter: str | None = Field(None, min_length=1, max_length=1, description="csv: the delimiter; default: sniffed")
+    decimal: Literal[".", ","] = Field(".", description="csv / tsv: the decimal mark of numbers (1,5 in many locales)")
     n_samples: int | None = Field(None, gt=0, le=10_000_000, description="built-in sets: how many examples")
     noise: float | None = Field(None, ge=0, description="built-in sets: standard deviation of added noise")
     classes: int | None = Field(None, ge=2, le=1000, description="spirals / blobs: number of classes")
@@ -142,12 +143,14 @@ SOURCE_KEYS = {
     **{key: (TABLE_SOURCES, None) for key in ("target", "features", "columns", "max_categories")},
     "missing": (TABLE_SOURCES, "mean"),
     "na_values": (TABLE_SOURCES, []),
+    "decimal": (("csv", "tsv"), "."),
     "delimiter": (("csv",), None),
     **{key: (SYNTHETIC_SOURCES, None) for key in ("n_samples", "noise", "classes")},
 }
 SOURCE_NAMES = {
     TABLE_SOURCES: f"the table sources ({', '.join(TABLE_SOURCES)})",
     ("csv",): "source 'csv'",
+    ("csv", "tsv"): "the text tables (csv, tsv)",
     SYNTHETIC_SOURCES: f"the built-in sets ({', '.join(SYNTHETIC_SOURCES)})",
 }
 

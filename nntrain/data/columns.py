@@ -16,6 +16,7 @@ data.json keeps it) and ``Encoding.transform`` reapplies it to new rows: eval, p
 """
 
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ TYPES = (NUMBER, CATEGORY, BOOLEAN, IGNORE)
 # than a category: beyond it, the user says what the column is.
 CATEGORY_LIMIT = 100
 MISSING, OTHER = "<missing>", "<other>"
+DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
 TRUTH = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "t": 1.0, "f": 0.0, "y": 1.0, "n": 0.0, "1": 1.0, "0": 0.0}
 
 
@@ -310,6 +312,12 @@ def infer_type(table, name):
         )
     if all(s.lower() in ("true", "false") for s in levels):
         return BOOLEAN
+    if all(DECIMAL_COMMA.fullmatch(s) for s in levels):
+        row = int(np.flatnonzero(column.codes >= 0)[0])
+        raise DataError(
+            f"{table.where(row, name)}: {column.levels[column.codes[row]]!r} looks like a number with a decimal comma; "
+            "if the file's numbers are written so, set data.decimal: ','"
+        )
     return CATEGORY
 
 

@@ -28,7 +28,9 @@ def table_file(config, classes=None):
     classify = len(targets) == 1 and loss_class(config.loss).classifies
     text = [c for c, spec in declared.items() if spec.type == CATEGORY] + (targets if classify else [])
     ignored = [c for c, spec in declared.items() if spec.type == IGNORE and c not in targets]
-    table = read_table(d.path, d.source, delimiter=d.delimiter, na_values=d.na_values, text=text, exclude=ignored)
+    table = read_table(
+        d.path, d.source, delimiter=d.delimiter, decimal=d.decimal, na_values=d.na_values, text=text, exclude=ignored
+    )
     features = _features(table, d, targets, ignored)
     table = _complete_rows(table, config, features, targets)
     x = Columns(table.path, table.names, {name: table[name] for name in features}, table.rows, table.delimiter)

@@ -140,11 +140,7 @@ def load_data(config, rng, meta=None, split=None):
         parts = {name: part for name, part in parts.items() if name in ("train", split)}
     parts, encoding = _encoded(parts, table, config, meta)
     n_train, n_features = len(parts["train"][0]), parts["train"][0].shape[1]
-    if d.drop_last and n_train < d.batch_size:
-        raise config.error(
-            ("data", "batch_size"),
-            f"with drop_last, a batch of {d.batch_size} leaves no batch of the {n_train} training examples",
-        )
+    _check_batches(config, n_train)
     meta_out = _names(table, n_features)
     if encoding is not None:
         meta_out["columns"] = encoding.to_json()
@@ -169,6 +165,15 @@ def _fitted_parts(table, config):
         name: (Rows(x, None, config.dtype) if isinstance(x, np.memmap) else x, prepare_targets(y, config, n_classes, table.origin))
         for name, (x, y) in parts.items()
     }
+
+
+def _check_batches(config, n_train):
+    d = config.data
+    if d.drop_last and n_train < d.batch_size:
+        raise config.error(
+            ("data", "batch_size"),
+            f"with drop_last, a batch of {d.batch_size} leaves no batch of the {n_train} training examples",
+        )
 
 
 def _encoded(parts, table, config, meta):

@@ -93,10 +93,11 @@ class Columns:
         return place if column is None else f"{place}, column {column!r}"
 
 
-def read_table(path, source="csv", *, delimiter=None, na_values=(), text=(), exclude=()):
+def read_table(path, source="csv", *, delimiter=None, decimal=".", na_values=(), text=(), exclude=()):
     """The Columns of a CSV/TSV (``source`` "csv" or "tsv") or Parquet file.
 
-    ``delimiter``: a CSV's (default: sniffed; a tab for TSV); ``text``: columns to read as strings
+    ``delimiter``: a CSV's (default: sniffed; a tab for TSV); ``decimal``: the decimal mark of a CSV's
+    numbers; ``text``: columns to read as strings
     whatever they hold (declared categories); ``exclude``: columns not to read (ignored ones).
     """
     import pyarrow as pa
@@ -107,7 +108,7 @@ def read_table(path, source="csv", *, delimiter=None, na_values=(), text=(), exc
         names = _parquet_names(path)
         table, delimiter = _parquet(path, [c for c in names if c not in exclude]), None
     else:
-        table, names, delimiter = _csv(path, source, delimiter, na, text, exclude)
+        table, names, delimiter = _csv(path, source, delimiter, decimal, na, text, exclude)
     if table.num_rows == 0:
         raise DataError(f"{shown(path)}: no data rows below the header")
     n, columns = table.num_rows, {}
@@ -188,7 +189,7 @@ def _check_file(path, expected):
 # CSV and TSV
 
 
-def _csv(path, source, delimiter, na, text, exclude):
+def _csv(path, source, delimiter, decimal, na, text, exclude):
     """(pyarrow table, header, delimiter) of a CSV file."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
@@ -202,30 +203,42 @@ def _csv(path, source, delimiter, na, text, exclude):
     written = dict(zip(header, raw))
     include = [written[c] for c in header if c not in exclude]
     types = {written[c]: pa.string() for c in text if c in written and c not in exclude}
+    convert = dict(
+        column_types=types, null_values=na, strings_can_be_null=True, true_values=list(TRUE_VALUES),
+        false_values=list(FALSE_VALUES), include_columns=include, timestamp_parsers=[], decimal_point=decimal,
+    )
+    table = _parse(path, delimiter, raw, convert)
+    return table.rename_columns([c.strip() for c in table.column_names]), header, delimiter
+
+
+def _parse(path, delimiter, raw, convert):
+    """pyarrow's table of a CSV file (``raw``: its header as written; ``convert``: ConvertOptions').
+
+    pyarrow types a column from its first block: a column a later block does not fit is read again
+    as text (what it is is decided later). A file pyarrow cannot parse is read again allowing newlines
+    in quoted values, then stops with the first row whose fields do not match the header.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    types = convert["column_types"]
     for multiline in (False, True):
         while True:
             try:
-                table = pcsv.read_csv(
+                return pcsv.read_csv(
                     _source(path),
                     parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=multiline),
-                    convert_options=pcsv.ConvertOptions(
-                        column_types=types, null_values=na, strings_can_be_null=True, true_values=list(TRUE_VALUES),
-                        false_values=list(FALSE_VALUES), include_columns=include, timestamp_parsers=[],
-                    ),
+                    convert_options=pcsv.ConvertOptions(**convert),
                 )
-                return table.rename_columns([c.strip() for c in table.column_names]), header, delimiter
             except pa.ArrowInvalid as e:
                 message = str(e)
-                column = re.search(r"In CSV column #(\d+): CSV conversion error", message)
-                if column and "UTF8" not in message:
-                    # pyarrow types a column from its first block; a later block that does not fit is
-                    # read again as text, and what the column is decided later.
-                    types[raw[int(column.group(1))]] = pa.string()
-                    continue
-                if "UTF8" in message:
-                    raise DataError(f"{shown(path)}: not UTF-8 text; expected a CSV file") from None
+            if "UTF8" in message:
+                raise DataError(f"{shown(path)}: not UTF-8 text; expected a CSV file")
+            column = re.search(r"In CSV column #(\d+): CSV conversion error", message)
+            if column is None:
                 break
-    raise _malformed(path, delimiter, header, message)
+            types[raw[int(column.group(1))]] = pa.string()
+    raise _malformed(path, delimiter, [c.strip() for c in raw], message)
 
 
 class _Counted(io.RawIOBase):
@@ -289,19 +302,24 @@ def _header(path, sample, delimiter, source):
         raise DataError(f"{name}: empty file; expected a header row of column names, then data rows")
     header = [c.strip() for c in record]
     if len(header) == 1:
-        other = next((d for d in DELIMITERS if d != delimiter and d in header[0]), None)
-        if other is not None:
-            fix = "read it as source: csv" if source == "tsv" else f"set data.delimiter: {other!r}"
-            raise DataError(
-                f"{name}: the delimiter {delimiter!r} splits nothing (the header is one column, {header[0][:40]!r}); "
-                f"the file seems to use {other!r}: {fix}"
-            )
+        _check_delimiter(name, header[0], delimiter, source)
     for i, column in enumerate(header):
         if not column:
             raise DataError(f"{name}: column {i + 1} of the header has no name")
         if header.index(column) != i:
             raise DataError(f"{name}: two columns are named {column!r}")
     return record, header
+
+
+def _check_delimiter(name, header, delimiter, source):
+    """A header of one column that another delimiter would split: the delimiter is wrong."""
+    other = next((d for d in DELIMITERS if d != delimiter and d in header), None)
+    if other is not None:
+        fix = "read it as source: csv" if source == "tsv" else f"set data.delimiter: {other!r}"
+        raise DataError(
+            f"{name}: the delimiter {delimiter!r} splits nothing (the header is one column, {header[:40]!r}); "
+            f"the file seems to use {other!r}: {fix}"
+        )
 
 
 def _records(path, delimiter):

@@ -289,7 +289,8 @@ def _input_table(predictor, path):
     encoding = predictor.encoding
     text = [c.name for c in encoding.columns if isinstance(c, CategoryEncoding)]
     kind = "tsv" if Path(path).suffix.lower() == ".tsv" else "csv"
-    table = read_table(path, kind, na_values=predictor.config.data.na_values if predictor.table else (), text=text)
+    d = predictor.config.data
+    table = read_table(path, kind, decimal=d.decimal, na_values=d.na_values, text=text)
     missing = [f for f in encoding.raw if f not in table.names]
     if missing:
         raise DataError(f"{shown(path)}: no column {missing[0]!r}; the run's inputs are: {', '.join(encoding.raw)}")
