@@ -114,8 +114,11 @@ def test_its_training_split_is_the_one_training_fits_on(people):
     from nntrain.data.prepare import load_data
 
     record, _ = described(people)
+    from nntrain.errors import NNTrainWarning
+
     config = load_config(people)
-    data = load_data(config, np.random.default_rng(config.seed))
+    with pytest.warns(NNTrainWarning, match="left out 1 row"):
+        data = load_data(config, np.random.default_rng(config.seed))
     fills = {c["name"]: c["fill"] for c in data.meta["columns"] if "fill" in c}
     means = {c["name"]: c["mean"] for c in record["columns"] if c["name"] in fills}
     assert means == fills
@@ -164,9 +167,7 @@ def test_set_overrides_the_config(people):
     [
         (["--set", "data.target=kind"], "error: people.csv: no target column 'kind'; the columns are: id, age, city, member, score, label\n"),
         (["--set", "data.missing=error"], "error: people.csv, line 6, column 'label': missing value (data.missing is error)\n"),
-        (["--set", "data.splt=1"], "error: --set data.splt=1: data.splt: unknown key 'splt'; expected one of: source, path, target, "
-         "features, columns, missing, na_values, max_categories, delimiter, n_samples, noise, classes, split, standardize, "
-         "scale_target, batch_size, shuffle, drop_last\n"),
+        (["--set", "data.split.val=1"], "error: --set data.split.val=1: data.split.val: Input should be less than 1; got 1\n"),
     ],
 )
 def test_mistakes_are_errors_and_write_nothing(people, args, message):
@@ -269,3 +270,19 @@ def test_the_iris_config():
     assert all((c["train"], c["val"], c["test"]) == (30, 10, 10) for c in record["target"]["classes"])
     assert record["inputs"]["width"] == 4 and record["rows"] == {"read": 150, "used": 150, "dropped": {}}
     assert {c["type"] for c in record["columns"]} == {"number", "target"}
+
+
+def test_a_table_with_decimal_commas(in_tmp):
+    """The file is read as training reads it: data.decimal and the sniffed delimiter included."""
+    Path("eu.csv").write_text("x;kind;y\n1,5;a;0\n2,5;b;1\n3,0;a;0\n4,5;b;1\n")
+    config = write_config({
+        "data": {"source": "csv", "path": "eu.csv", "target": "y", "decimal": ","},
+        "model": {"layers": [{"units": 1, "activation": "sigmoid"}]},
+        "loss": "binary_crossentropy",
+        "optimizer": {"name": "sgd"},
+    })
+    record, _ = described(config)
+    assert record["delimiter"] == ";"
+    x = record["columns"][0]
+    assert (x["type"], x["min"], x["mean"], x["max"]) == ("number", 1.5, 2.875, 4.5)
+    assert record["target"]["classes"] == [{"name": "0", "train": 2, "all": 2}, {"name": "1", "train": 2, "all": 2}]

@@ -60,7 +60,7 @@ def test_regression_losses_take_values(loss):
     cfg = make_config(model={"layers": [{"units": 2, "activation": "linear"}]}, loss=loss, metrics=[])
     y = prepare_targets(np.array([[0.5, 7.0], [-2.0, 3.0]]), cfg)
     np.testing.assert_array_equal(y, [[0.5, 7.0], [-2.0, 3.0]])
-    assert y.dtype == np.float32
+    assert y.dtype == np.float64  # load_data casts to the config's dtype once the targets are scaled
     with pytest.raises(ConfigError, match=r"^model.layers.0.units: the data has 1 target columns but the output layer has 2 units"):
         prepare_targets(np.array([1.0, 2.0]), cfg)
 

@@ -11,18 +11,16 @@ and described as JSON values:
 - the encoded input width, the splits' sizes, the rows left out (no target, ``missing: drop``).
 
 A table's columns are described as read, before encoding: the file is read once more, whole, and
-the rows kept and the split drawn as ``load_data`` does (the encoding fitted on those training rows
-is checked to be the one ``load_data`` fitted). Other sources are numbers already: their features
-are described from the loaded splits (in the config's dtype, not standardised).
+each split is the rows ``load_data`` put in it (``Dataset.rows``). Other sources are numbers
+already: their features are described from the loaded splits (in the config's dtype, not standardised).
 """
 
 import numpy as np
 
 from ..nn.losses import VALUES, loss_class
-from .columns import BOOLEAN, CATEGORY, IGNORE, CategoryEncoding, Encoding, column_settings, fit_encoding, numbers
-from .files import class_labels
-from .prepare import load_data, split_indices
-from .reader import read_table
+from .columns import BOOLEAN, CATEGORY, IGNORE, CategoryEncoding, Encoding, numbers
+from .files import read_config_table
+from .prepare import load_data
 from .table import BLOCK_BYTES, default_features, shown
 
 TOP = 5  # the most frequent categories listed per column
@@ -67,12 +65,8 @@ def _table(config, data):
     encoding = Encoding.from_json(meta["columns"])
     targets = [d.target] if isinstance(d.target, str) else list(d.target)
     classes = meta.get("classes")
-    declared = d.columns or {}
-    text = [c for c, spec in declared.items() if spec.type == CATEGORY] + (targets if classes is not None else [])
-    whole = read_table(d.path, d.source, delimiter=d.delimiter, na_values=d.na_values, text=text)
-    keep, dropped = _kept_rows(whole, config, targets, encoding.raw)
-    splits = _table_splits(whole.take(keep), config, targets, classes)
-    _check_same_split(splits, data, encoding, config)
+    whole = read_config_table(config, exclude=())  # every column, the ignored ones too
+    splits = {name: whole.take(rows) for name, rows in data.rows.items()}  # the rows training took
     by_name = {c.name: c for c in encoding.columns}
     columns = []
     for name in whole.names:
@@ -86,50 +80,14 @@ def _table(config, data):
         target = _class_balance(targets[0], classes, data)
     else:
         target = _values_target(targets, {name: [numbers(part, t) for t in targets] for name, part in splits.items()})
+    dropped = {name: {"rows": n, "why": "no target" if name in targets else "missing: drop"} for name, n in data.dropped.items()}
     return {
         "delimiter": whole.delimiter,
-        "rows": {"read": len(whole), "used": int(np.count_nonzero(keep)), "dropped": dropped},
+        "rows": {"read": len(whole), "used": sum(len(rows) for rows in data.rows.values()), "dropped": dropped},
         "columns": columns,
         "target": target,
         "inputs": {"width": encoding.width, "encoding": encoding.describe(), "features": encoding.features},
     }
-
-
-def _kept_rows(whole, config, targets, features):
-    """(mask of the rows training learns from, {column: rows it left out}): as ``files.table_file`` keeps
-    them -- rows with a target and without a missing cell where ``missing`` is drop."""
-    keep = np.ones(len(whole), dtype=bool)
-    dropped = {}
-    for name in (*targets, *features):
-        absent = whole[name].missing()
-        if name in targets or column_settings(config, name)[2] == "drop":
-            n = int(np.count_nonzero(absent & keep))
-            if n:
-                dropped[name] = {"rows": n, "why": "no target" if name in targets else "missing: drop"}
-            keep &= ~absent
-    return keep, dropped
-
-
-def _table_splits(kept, config, targets, classes):
-    """{split: Columns} of the kept rows, drawn as ``load_data`` draws them (a table's source draws
-    nothing from the generator before the split; stratified by class)."""
-    d = config.data
-    labels = class_labels(kept, targets[0], classes)[0] if classes is not None else None
-    rng = np.random.default_rng(config.seed)
-    held_out = split_indices(len(kept), {"val": d.split.val, "test": d.split.test}, labels, rng)
-    train = np.ones(len(kept), dtype=bool)
-    for index in held_out.values():
-        train[index] = False
-    return {"train": kept.take(np.flatnonzero(train)), **{name: kept.take(index) for name, index in held_out.items()}}
-
-
-def _check_same_split(splits, data, encoding, config):
-    """The rows drawn here are the ones ``load_data`` drew: the same sizes, and the same encoding fitted
-    on the training rows. Anything else is a bug, not the user's mistake."""
-    sizes = {name: len(part) for name, part in splits.items()}
-    expected = {name: len(split) for name, split in data.splits.items()}
-    if sizes != expected or fit_encoding(splits["train"], encoding.raw, config).to_json() != encoding.to_json():
-        raise RuntimeError(f"describe_data drew other rows than load_data: splits {sizes}, expected {expected}")
 
 
 def _column_base(name, kind, whole, train, inputs):

@@ -23,21 +23,40 @@ def table_file(config, classes=None):
     ``classes``: a run's class names, to label the target the same way (eval).
     """
     d = config.data
-    targets = [d.target] if isinstance(d.target, str) else list(d.target)
-    declared = d.columns or {}
-    classify = len(targets) == 1 and loss_class(config.loss).classifies
-    text = [c for c, spec in declared.items() if spec.type == CATEGORY] + (targets if classify else [])
-    ignored = [c for c, spec in declared.items() if spec.type == IGNORE and c not in targets]
-    table = read_table(
-        d.path, d.source, delimiter=d.delimiter, decimal=d.decimal, na_values=d.na_values, text=text, exclude=ignored
-    )
-    features = _features(table, d, targets, ignored)
-    table = _complete_rows(table, config, features, targets)
+    targets = _targets(d)
+    table = read_config_table(config)
+    features = _features(table, d, targets, _ignored(d))
+    table, dropped = _complete_rows(table, config, features, targets)
     x = Columns(table.path, table.names, {name: table[name] for name in features}, table.rows, table.delimiter)
-    if classify:
+    if _classifies(config):
         y, names = class_labels(table, targets[0], classes)
-        return Table(x, y, features, targets, names, labels=True, origin=table.origin)
-    return Table(x, _target_values(table, targets), features, targets, origin=table.origin)
+        return Table(x, y, features, targets, names, labels=True, origin=table.origin, dropped=dropped)
+    return Table(x, _target_values(table, targets), features, targets, origin=table.origin, dropped=dropped)
+
+
+def read_config_table(config, exclude=None):
+    """The Columns of ``config.data``'s file as training reads it: declared categories (and a
+    classifier's target) as text. ``exclude``: the columns not to read; default the ignored ones."""
+    d = config.data
+    declared = d.columns or {}
+    text = [c for c, spec in declared.items() if spec.type == CATEGORY] + (_targets(d) if _classifies(config) else [])
+    return read_table(
+        d.path, d.source, delimiter=d.delimiter, decimal=d.decimal, na_values=d.na_values, text=text,
+        exclude=_ignored(d) if exclude is None else exclude,
+    )
+
+
+def _targets(d):
+    return [d.target] if isinstance(d.target, str) else list(d.target)
+
+
+def _ignored(d):
+    return [c for c, spec in (d.columns or {}).items() if spec.type == IGNORE and c not in _targets(d)]
+
+
+def _classifies(config):
+    """Whether the target is a class column: one column, and a loss that classifies."""
+    return len(_targets(config.data)) == 1 and loss_class(config.loss).classifies
 
 
 def _features(table, d, targets, ignored):
@@ -68,8 +87,8 @@ def _require(origin, names, columns, what):
 
 
 def _complete_rows(table, config, features, targets):
-    """The rows to learn from: those with a target, and without a missing cell where ``missing`` is drop;
-    ``missing: error`` stops at the first missing cell."""
+    """(the rows to learn from, {column: rows left out for a gap in it}): the rows with a target and
+    without a missing cell where ``missing`` is drop; ``missing: error`` stops at the first missing cell."""
     keep = np.ones(len(table), dtype=bool)
     dropped = {}
     for name in (*targets, *features):
@@ -93,7 +112,7 @@ def _complete_rows(table, config, features, targets):
                 NNTrainWarning,
                 stacklevel=3,
             )
-    return table if keep.all() else table.take(keep)
+    return (table if keep.all() else table.take(keep)), {name: n for name, n in dropped.items() if n}
 
 
 def _counts(dropped):

@@ -52,6 +52,8 @@ class Dataset:
     train: Split
     splits: dict = field(default_factory=dict)  # name -> Split, including "train"
     meta: dict = field(default_factory=dict)
+    rows: dict = field(default_factory=dict)  # a table's: split name -> the file's data rows it holds (0-based)
+    dropped: dict = field(default_factory=dict)  # a table's rows left out: column -> rows without a value
 
     @property
     def n_features(self):
@@ -138,7 +140,7 @@ def load_data(config, rng, meta=None, split=None):
     parts = _split(parts, config, rng)
     if split in parts:  # (a split the data lacks: all are kept, for the message that lists them)
         parts = {name: part for name, part in parts.items() if name in ("train", split)}
-    parts, encoding = _encoded(parts, table, config, meta)
+    parts, encoding, rows = _encoded(parts, table, config, meta)
     n_train, n_features = len(parts["train"][0]), parts["train"][0].shape[1]
     _check_batches(config, n_train)
     meta_out = _names(table, n_features)
@@ -153,7 +155,7 @@ def load_data(config, rng, meta=None, split=None):
         name: Split(x if isinstance(x, Rows) else np.asarray(x, dtype=config.dtype), _in_dtype(y, config.dtype))
         for name, (x, y) in parts.items()
     }
-    return Dataset(train=splits["train"], splits=splits, meta=meta_out)
+    return Dataset(train=splits["train"], splits=splits, meta=meta_out, rows=rows, dropped=table.dropped)
 
 
 def _fitted_parts(table, config):
@@ -177,15 +179,16 @@ def _check_batches(config, n_train):
 
 
 def _encoded(parts, table, config, meta):
-    """(parts, Encoding) with a table's columns encoded as numbers -- fitted on the training split, or
-    as a run's data.json says -- and the table's features named as encoded; (parts, None) for data
-    that is numbers already."""
+    """(parts, Encoding, {part: the file's data rows it holds}) with a table's columns encoded as numbers
+    -- fitted on the training split, or as a run's data.json says -- and the table's features named as
+    encoded; (parts, None, {}) for data that is numbers already."""
     if not isinstance(table.x, Columns):
-        return parts, None
+        return parts, None, {}
     table.x = None  # the columns as read: only the splits' rows are kept
     encoding = Encoding.from_json(meta["columns"]) if "columns" in meta else fit_encoding(parts["train"][0], table.features, config)
     table.features = encoding.features
-    return {name: (encoding.transform(x, f"{table.origin} ({name} split)"), y) for name, (x, y) in parts.items()}, encoding
+    rows = {name: x.rows for name, (x, _) in parts.items()}
+    return {name: (encoding.transform(x, f"{table.origin} ({name} split)"), y) for name, (x, y) in parts.items()}, encoding, rows
 
 
 def _split(parts, config, rng):

@@ -30,6 +30,7 @@ class Table:
     labels: bool = False  # y holds class labels (not numbers to regress on)
     parts: dict = field(default_factory=dict)  # "val" / "test" -> (x, y)
     origin: str = ""  # how messages name the data: a file, or the built-in set
+    dropped: dict = field(default_factory=dict)  # a table's rows left out: column -> rows without a value in it
 
 
 DEFAULT_TARGETS = ["y"]
