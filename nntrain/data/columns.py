@@ -78,12 +78,13 @@ class NumberEncoding:
         return [not self.boolean] + [False] * self.indicator
 
     def transform(self, table, out):
-        values = numbers(table, self.name, boolean=self.boolean)
-        missing = np.isnan(values)
-        if math.isnan(self.fill) and missing.any():  # a run that never saw a missing cell, nor fitted a fill
-            row = int(np.flatnonzero(missing)[0])
-            raise DataError(f"{table.where(row, self.name)}: missing value; the run was trained on numbers without gaps")
-        out[:, 0] = np.where(missing, self.fill, values)
+        out[:, 0] = numbers(table, self.name, boolean=self.boolean)
+        missing = np.isnan(out[:, 0])
+        if missing.any():
+            if math.isnan(self.fill):  # a run that never saw a missing cell, nor fitted a fill
+                row = int(np.flatnonzero(missing)[0])
+                raise DataError(f"{table.where(row, self.name)}: missing value; the run was trained on numbers without gaps")
+            out[missing, 0] = self.fill
         if self.indicator:
             out[:, 1] = missing
         return 0
@@ -137,6 +138,8 @@ def numbers(table, name, boolean=False):
     column = table[name]
     if column.kind != "text":
         values = column.values
+        if not boolean and not np.isinf(values).any():
+            return values
         bad = np.flatnonzero(np.isinf(values) | (boolean & ~np.isin(values, (0.0, 1.0)) & ~np.isnan(values)))
         if len(bad):
             value = values[bad[0]]
@@ -192,8 +195,8 @@ class Encoding:
 
     def transform(self, table, origin=None):
         """The network's inputs (n, width) float64 for the rows of ``table``; warns once per column
-        about categories the training split never had."""
-        out = np.zeros((len(table), self.width))
+        about categories the training split never had. Column-major: each column is written whole."""
+        out = np.zeros((len(table), self.width), order="F")
         start = 0
         for encoding in self.columns:
             width = len(encoding.features)

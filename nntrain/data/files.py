@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import DataError, NNTrainWarning
 from ..nn.losses import loss_class
 from .columns import CATEGORY, CATEGORY_LIMIT, IGNORE, column_settings, level_numbers, sorted_levels
-from .reader import Columns, read_table
+from .reader import read_table
 from .table import Table
 
 
@@ -27,7 +27,7 @@ def table_file(config, classes=None):
     table = read_config_table(config)
     features = _features(table, d, targets, _ignored(d))
     table, dropped = _complete_rows(table, config, features, targets)
-    x = Columns(table.path, table.names, {name: table[name] for name in features}, table.rows, table.delimiter)
+    x = table.select(features)
     if _classifies(config):
         y, names = class_labels(table, targets[0], classes)
         return Table(x, y, features, targets, names, labels=True, origin=table.origin, dropped=dropped)

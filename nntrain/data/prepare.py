@@ -152,7 +152,7 @@ def load_data(config, rng, meta=None, split=None):
     if _scales_targets(config, meta):
         parts, meta_out["target_scale"] = _scaled_targets(parts, meta.get("target_scale"))
     splits = {
-        name: Split(x if isinstance(x, Rows) else np.asarray(x, dtype=config.dtype), _in_dtype(y, config.dtype))
+        name: Split(x if isinstance(x, Rows) else np.ascontiguousarray(x, dtype=config.dtype), _in_dtype(y, config.dtype))
         for name, (x, y) in parts.items()
     }
     return Dataset(train=splits["train"], splits=splits, meta=meta_out, rows=rows, dropped=table.dropped)
@@ -349,7 +349,10 @@ def standardize(x, mean, std):
     would lose a large offset's digits), per batch for ``Rows``."""
     if isinstance(x, Rows):
         return x.scaled(mean, std)
-    out = np.subtract(x, mean, dtype=np.float64)
+    # In place where x is float64 already (a table's encoded columns, a split's gathered rows): the
+    # same bits as (x - mean) / std, without a copy.
+    out = x if x.dtype == np.float64 and x.flags.writeable else np.array(x, dtype=np.float64)
+    out -= mean
     out /= std
     return out
 

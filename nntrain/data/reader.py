@@ -32,7 +32,10 @@ NA_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan
              "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
 TRUE_VALUES, FALSE_VALUES = ("true", "True", "TRUE"), ("false", "False", "FALSE")
 DELIMITERS = ",;\t|"
-SAMPLE_BYTES = 1 << 16  # what the header and the delimiter are read from
+# A number as pyarrow parses it (surrounding spaces allowed), with a decimal point or comma.
+NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|inf|infinity|Infinity|Inf)\s*")
+DECIMAL_COMMA_NUMBER = re.compile(r"\s*[-+]?(\d+,?\d*([eE][-+]?\d+)?|,\d+([eE][-+]?\d+)?|inf|infinity|Infinity|Inf)\s*")
+SAMPLE_BYTES, SAMPLE_LINES, MAX_SAMPLE_BYTES = 1 << 16, 50, 1 << 24  # what the header, delimiter and types are read from
 # How reading a large file shows its progress: a callable (file name, bytes read, bytes in all), set by
 # the caller (the CLI draws a bar); None: silent. Files below PROGRESS_BYTES are read without it.
 PROGRESS = contextvars.ContextVar("reading_progress", default=None)
@@ -61,16 +64,19 @@ class Column:
 
 @dataclass
 class Columns:
-    """The columns of a table (or some of its rows), with what it takes to name a cell's line.
+    """The columns of a table, or some of its rows, with what it takes to name a cell's line.
 
-    ``rows``: the data row (0-based, below the header) each row came from, for messages.
+    ``rows``: the data row (0-based, below the header) each row came from, for messages. Some rows of
+    a table (``take``) share its columns: a column's cells are gathered only when it is asked for, so
+    the splits of a large table are never copied whole.
     """
 
     path: Path
     names: list  # every column of the file, in its order
-    columns: dict  # name -> Column: those read
+    columns: dict  # name -> Column: those read, all their rows
     rows: np.ndarray
     delimiter: str | None = None  # a CSV's
+    index: np.ndarray | None = None  # these rows' positions in the columns (None: all of them)
 
     @property
     def origin(self):
@@ -80,11 +86,17 @@ class Columns:
         return len(self.rows)
 
     def __getitem__(self, name):
-        return self.columns[name]
+        column = self.columns[name]
+        return column if self.index is None else column.take(self.index)
 
     def take(self, index):
-        """These rows ``index`` (an int array or a boolean mask) of every column."""
-        return Columns(self.path, self.names, {k: c.take(index) for k, c in self.columns.items()}, self.rows[index], self.delimiter)
+        """These rows ``index`` (an int array or a boolean mask), their cells not gathered yet."""
+        positions = np.arange(len(self))[index] if self.index is None else self.index[index]
+        return Columns(self.path, self.names, self.columns, self.rows[index], self.delimiter, positions)
+
+    def select(self, names):
+        """These rows of the columns ``names`` only."""
+        return Columns(self.path, self.names, {name: self.columns[name] for name in names}, self.rows, self.delimiter, self.index)
 
     def where(self, row, column=None):
         """"file, line N, column 'c'" of row ``row`` of these rows, for a message."""
@@ -111,13 +123,15 @@ def read_table(path, source="csv", *, delimiter=None, decimal=".", na_values=(),
         table, names, delimiter = _csv(path, source, delimiter, decimal, na, text, exclude)
     if table.num_rows == 0:
         raise DataError(f"{shown(path)}: no data rows below the header")
-    n, columns = table.num_rows, {}
-    for name in table.column_names:
-        array = table.column(name)
+    pool = pa.default_memory_pool()
+    pool.release_unused()  # what pyarrow's allocator kept of its parsing (as much again as the table)
+    n, columns, na = table.num_rows, {}, set(na)
+    for name, array in zip(table.column_names, table.columns):  # (by name, pyarrow looks for each in turn)
         if name in text and not pa.types.is_string(array.type):
             array = array.cast(pa.string())
-        columns[name] = _column(name, array, set(na))
-    del table
+        columns[name] = _column(name, array, na)
+    del table, array
+    pool.release_unused()
     return Columns(path, names, columns, np.arange(n), delimiter)
 
 
@@ -128,13 +142,13 @@ def _column(name, array, na):
 
     kind = array.type
     if pa.types.is_boolean(kind):
-        return Column(name, "boolean", values=array.cast(pa.float64()).to_numpy())
+        return Column(name, "boolean", values=_booleans(array))
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind) or pa.types.is_null(kind):
-        return Column(name, "number", values=np.ascontiguousarray(array.cast(pa.float64()).to_numpy(), dtype=np.float64))
+        return Column(name, "number", values=_numpy(array, pa.float64(), np.nan))
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         array = array.cast(pa.string())  # dates, times, ...: their text
     encoded = pc.dictionary_encode(array).combine_chunks()
-    codes = encoded.indices.fill_null(-1).to_numpy().astype(np.int32)
+    codes = _numpy(encoded.indices, pa.int32(), -1)
     raw = encoded.dictionary.to_pylist()
     # Levels are the trimmed strings; " NA" and "" after trimming are missing too.
     levels, index, remap = [], {}, np.empty(len(raw) + 1, dtype=np.int32)
@@ -149,6 +163,52 @@ def _column(name, array, na):
         remap[k] = index[s]
     remap[-1] = -1
     return Column(name, "text", codes=remap[codes], levels=levels)
+
+
+def _numpy(array, kind, fill):
+    """A pyarrow (chunked) array as one NumPy array of pyarrow type ``kind``, ``fill`` where null.
+
+    Read from its buffers: pyarrow's ``to_numpy``, like anything that turns Python values into its
+    own, imports pandas (half a second and 50 MB).
+    """
+    import pyarrow as pa
+
+    dtype = np.dtype(np.float64 if kind == pa.float64() else np.int32)
+    if pa.types.is_null(array.type):
+        return np.full(len(array), fill, dtype=dtype)
+    if array.type != kind:
+        array = array.cast(kind)
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    parts = []
+    for chunk in chunks:
+        n, (validity, data) = len(chunk), chunk.buffers()[:2]
+        values = np.frombuffer(data, dtype=dtype, count=n, offset=chunk.offset * dtype.itemsize)
+        if chunk.null_count:
+            values = values.copy()
+            values[_bits(validity, chunk.offset, n) == 0] = fill
+        parts.append(values)
+    if len(parts) == 1:
+        return parts[0]  # pyarrow's own buffer, read-only: no copy
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def _booleans(array):
+    """A pyarrow boolean (chunked) array as float64 0/1, NaN where null."""
+    import pyarrow as pa
+
+    parts = []
+    for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
+        n, (validity, data) = len(chunk), chunk.buffers()[:2]
+        values = _bits(data, chunk.offset, n).astype(np.float64)
+        if chunk.null_count:
+            values[_bits(validity, chunk.offset, n) == 0] = np.nan
+        parts.append(values)
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _bits(bitmap, offset, n):
+    """Bits ``offset`` .. ``offset + n`` of a pyarrow bitmap (validity, booleans) as 0/1 bytes."""
+    return np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")[offset : offset + n]
 
 
 def _parquet(path, include):
@@ -202,13 +262,49 @@ def _csv(path, source, delimiter, decimal, na, text, exclude):
     # pyarrow knows the columns by their names as written; nntrain by their trimmed names.
     written = dict(zip(header, raw))
     include = [written[c] for c in header if c not in exclude]
-    types = {written[c]: pa.string() for c in text if c in written and c not in exclude}
+    types = _sample_types(sample, delimiter, decimal, set(na), len(header))
+    types = {written[c]: kind for c, kind in zip(header, types) if kind is not None and c not in exclude}
+    types.update({written[c]: pa.string() for c in text if c in written and c not in exclude})
     convert = dict(
         column_types=types, null_values=na, strings_can_be_null=True, true_values=list(TRUE_VALUES),
         false_values=list(FALSE_VALUES), include_columns=include, timestamp_parsers=[], decimal_point=decimal,
     )
     table = _parse(path, delimiter, raw, convert)
     return table.rename_columns([c.strip() for c in table.column_names]), header, delimiter
+
+
+def _sample_types(sample, delimiter, decimal, na, width):
+    """The pyarrow type of each column from the sample's rows: float64 where every cell present is a
+    number, boolean where every one is true or false, else string; None without a cell present.
+
+    Given to pyarrow, they spare its own inference, which costs as much per column as parsing a
+    hundred rows. A cell beyond the sample that does not fit makes its column text (``_parse``).
+    """
+    import pyarrow as pa
+
+    limit = max(5, min(SAMPLE_LINES, 100_000 // width))  # cells enough to tell, few enough to be quick
+    rows = [r for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if r][1 : limit + 1]
+    if any(len(r) != width for r in rows):
+        return [None] * width  # a malformed row: pyarrow's parse will name it
+    number = DECIMAL_COMMA_NUMBER if decimal == "," else NUMBER
+    kinds = [None] * width
+    for j, column in enumerate(zip(*rows)):
+        cells = [c for c in column if c not in na]  # as pyarrow sees them: " NA" is no NA
+        if not cells:
+            continue
+        if all(c in TRUE_VALUES or c in FALSE_VALUES for c in cells):
+            kinds[j] = pa.bool_()
+        elif all(map(number.fullmatch, cells)):
+            kinds[j] = pa.float64()
+        else:
+            kinds[j] = pa.string()
+    return kinds
+
+
+def _block_size(path, width):
+    """Bytes per block pyarrow parses at once (in parallel): its default of 1 MB, but for a wide file
+    blocks large enough that columns x blocks -- its cost per column and block -- stays small."""
+    return int(min(1 << 26, max(1 << 20, path.stat().st_size * width // 5_000)))
 
 
 def _parse(path, delimiter, raw, convert):
@@ -227,6 +323,7 @@ def _parse(path, delimiter, raw, convert):
             try:
                 return pcsv.read_csv(
                     _source(path),
+                    read_options=pcsv.ReadOptions(block_size=_block_size(path, len(raw))),
                     parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=multiline),
                     convert_options=pcsv.ConvertOptions(**convert),
                 )
@@ -271,13 +368,20 @@ def _source(path):
 
 
 def _sample(path):
-    """The first SAMPLE_BYTES of a file as text, up to the last complete line."""
+    """The start of a file as text, whole lines: at least SAMPLE_BYTES and SAMPLE_LINES lines (a wide
+    file's header alone may be longer), at most MAX_SAMPLE_BYTES."""
     try:
         with open(path, "rb") as f:
             raw = f.read(SAMPLE_BYTES)
+            while raw.count(b"\n") < SAMPLE_LINES and len(raw) < MAX_SAMPLE_BYTES:
+                more = f.read(len(raw))
+                if not more:
+                    break
+                raw += more
+            complete = not f.read(1)
     except OSError as e:
         raise DataError(f"{shown(path)}: cannot read: {e.strerror}") from None
-    if len(raw) == SAMPLE_BYTES and b"\n" in raw:
+    if not complete and b"\n" in raw:
         raw = raw[: raw.rindex(b"\n") + 1]
     try:
         return raw.decode("utf-8-sig")
@@ -287,7 +391,7 @@ def _sample(path):
 
 def _sniff(sample):
     """The delimiter of a CSV sample (one of DELIMITERS), a comma when the sample does not say."""
-    lines = [line for line in sample.splitlines() if line.strip()][:20]
+    lines = [line for line in sample[:SAMPLE_BYTES].splitlines() if line.strip()][:20]
     try:
         return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
     except csv.Error:
@@ -303,11 +407,13 @@ def _header(path, sample, delimiter, source):
     header = [c.strip() for c in record]
     if len(header) == 1:
         _check_delimiter(name, header[0], delimiter, source)
+    seen = set()
     for i, column in enumerate(header):
         if not column:
             raise DataError(f"{name}: column {i + 1} of the header has no name")
-        if header.index(column) != i:
+        if column in seen:
             raise DataError(f"{name}: two columns are named {column!r}")
+        seen.add(column)
     return record, header
 
 
