@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from nntrain.config import ExperimentConfig
-from nntrain.data.prepare import Loader, Rows, load_data
+from nntrain.data.prepare import Loader, load_data
+from nntrain.data.scaling import Rows
 from nntrain.nn.model import build_model
 from nntrain.training.trainer import Trainer
 

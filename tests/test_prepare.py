@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import make_config
-from nntrain.data.prepare import Loader, Rows, Split, load_data, split_indices, standardization
+from nntrain.data.prepare import Loader, Split, load_data, split_indices
+from nntrain.data.scaling import Rows, standardization
 from nntrain.data.targets import prepare_targets
 from nntrain.errors import ConfigError, DataError
 

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import make_config
 from nntrain.data.columns import fit_encoding
-from nntrain.data.reader import data_row_line
+from nntrain.data.csvfile import data_row_line
 from nntrain.data.sources import check_finite, load_table
 from nntrain.errors import ConfigError, DataError
 

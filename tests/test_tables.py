@@ -874,17 +874,17 @@ def test_a_tsv_that_holds_commas_says_so_without_a_key_tsv_rejects(in_tmp):
 
 
 def test_a_large_file_reports_its_progress(in_tmp, monkeypatch):
-    from nntrain.data import reader
+    from nntrain.data import csvfile
 
     write_csv("d.csv", ["a", "y"], [[str(i), str(i % 2)] for i in range(5000)])
     size = Path("d.csv").stat().st_size
     reports = []
-    monkeypatch.setattr(reader, "PROGRESS_BYTES", 1)
-    token = reader.PROGRESS.set(lambda name, done, total: reports.append((name, done, total)))
+    monkeypatch.setattr(csvfile, "PROGRESS_BYTES", 1)
+    token = csvfile.PROGRESS.set(lambda name, done, total: reports.append((name, done, total)))
     try:
         table = read_table("d.csv")
     finally:
-        reader.PROGRESS.reset(token)
+        csvfile.PROGRESS.reset(token)
     assert len(table) == 5000 and table["a"].values[-1] == 4999
     assert reports and {(name, total) for name, _, total in reports} == {("d.csv", size)}
     done = [d for _, d, _ in reports]
@@ -939,3 +939,51 @@ def test_numbers_with_a_decimal_comma(in_tmp):
     assert a == {"name": "a", "type": "number", "fill": pytest.approx((1.5 + 2.5 - 3.25) / 3), "indicator": False}
     predicted = run_cli("predict", "r", "d.csv", "--json")
     assert [row["a"] for row in json.loads(predicted.stdout)] == ["1,5", "2,5", "-3,25"]  # passed through as written
+
+
+# --------------------------------------------------------------------------------------------------
+# The reader on large and wide files: several blocks, types from a sample, a header past 64 KiB
+
+
+def test_a_file_of_several_blocks_keeps_every_cell_and_gap(in_tmp):
+    # 3 MB: pyarrow parses it in blocks of 1 MB; gaps and the values around them must stay in place.
+    rng = np.random.default_rng(0)
+    n = 60_000
+    values = np.round(rng.standard_normal(n), 6)
+    gaps = rng.random(n) < 0.01
+    flags = rng.random(n) < 0.5
+    cells = [["" if g else repr(float(v)), "true" if f else "false", "ab"[i % 2], str(i % 2)] for i, (v, g, f) in enumerate(zip(values, gaps, flags))]
+    write_csv("d.csv", ["v", "flag", "c", "y"], cells)
+    assert Path("d.csv").stat().st_size > 1 << 20
+    table = read_table("d.csv")
+    assert (table["v"].kind, table["flag"].kind, table["c"].kind) == ("number", "boolean", "text")
+    np.testing.assert_array_equal(np.isnan(table["v"].values), gaps)
+    np.testing.assert_array_equal(table["v"].values[~gaps], values[~gaps])
+    np.testing.assert_array_equal(table["flag"].values, flags.astype(float))
+    np.testing.assert_array_equal(table["c"].codes, np.arange(n) % 2)
+
+
+def test_a_word_beyond_the_sample_makes_its_column_text_and_is_named(in_tmp):
+    # The first rows say "numbers" (pyarrow is told so); a word 9,000 rows down makes pyarrow read the
+    # column again as text, and the training split's typing then names the word's line.
+    rows = [[str(i), str(i % 2)] for i in range(10_000)]
+    rows[9_000][0] = "unknown"
+    write_csv("d.csv", ["a", "y"], rows)
+    assert read_table("d.csv")["a"].kind == "text"
+    Path("c.yaml").write_text(PENGUINISH)
+    failed = run_cli("fit", "c.yaml", "-q", "--no-plots")
+    assert failed.exit_code == 2
+    assert failed.stderr.startswith("error: d.csv, line 9002, column 'a': 'unknown' in a column of numbers;")
+
+
+def test_a_header_longer_than_the_first_64_kib(in_tmp):
+    # 10,000 quoted names, as pyarrow and R write them: the header alone is 130 KB.
+    names = [f"feature_{j:05d}" for j in range(10_000)]
+    rng = np.random.default_rng(0)
+    with open("d.csv", "w") as f:
+        f.write(",".join(f'"{name}"' for name in names) + ',"y"\n')
+        for i in range(5):
+            f.write(",".join(f"{v:.3f}" for v in rng.standard_normal(len(names))) + f",{i % 2}\n")
+    table = read_table("d.csv")
+    assert table.names == [*names, "y"] and len(table) == 5
+    assert all(table[name].kind == "number" for name in names[:10] + names[-10:])

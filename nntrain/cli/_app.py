@@ -86,7 +86,7 @@ def _with_reading_progress(fn):
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
-        from nntrain.data.reader import PROGRESS
+        from nntrain.data.csvfile import PROGRESS
 
         bar = _ReadingBar()
         token = PROGRESS.set(bar.report)

@@ -79,12 +79,15 @@ class NumberEncoding:
 
     def transform(self, table, out):
         out[:, 0] = numbers(table, self.name, boolean=self.boolean)
+        if math.isfinite(out[:, 0].sum()):  # one pass tells there is no gap (NaN) in the column
+            if self.indicator:
+                out[:, 1] = 0.0
+            return 0
         missing = np.isnan(out[:, 0])
-        if missing.any():
-            if math.isnan(self.fill):  # a run that never saw a missing cell, nor fitted a fill
-                row = int(np.flatnonzero(missing)[0])
-                raise DataError(f"{table.where(row, self.name)}: missing value; the run was trained on numbers without gaps")
-            out[missing, 0] = self.fill
+        if math.isnan(self.fill):  # a run that never saw a missing cell, nor fitted a fill
+            row = int(np.flatnonzero(missing)[0])
+            raise DataError(f"{table.where(row, self.name)}: missing value; the run was trained on numbers without gaps")
+        out[missing, 0] = self.fill
         if self.indicator:
             out[:, 1] = missing
         return 0
@@ -123,8 +126,8 @@ class CategoryEncoding:
         missing = len(self.categories) + bool(self.other) if self.missing else -1
         lookup = np.array([index.get(s, other) for s in column.levels] + [missing], dtype=np.int64)
         columns = lookup[column.codes]  # code -1 (missing) takes the last entry
-        known = columns >= 0
-        out[np.flatnonzero(known), columns[known]] = 1.0
+        for k in range(out.shape[1]):  # column by column: contiguous in the column-major encoding
+            np.equal(columns, k, out=out[:, k], casting="unsafe")
         unseen = np.array([s not in index for s in column.levels] + [not self.missing])
         return int(np.count_nonzero(unseen[column.codes]))
 
@@ -138,8 +141,8 @@ def numbers(table, name, boolean=False):
     column = table[name]
     if column.kind != "text":
         values = column.values
-        if not boolean and not np.isinf(values).any():
-            return values
+        if not boolean and (math.isfinite(values.sum()) or not np.isinf(values).any()):
+            return values  # (a finite sum: neither NaN nor infinity, in one pass)
         bad = np.flatnonzero(np.isinf(values) | (boolean & ~np.isin(values, (0.0, 1.0)) & ~np.isnan(values)))
         if len(bad):
             value = values[bad[0]]
@@ -193,25 +196,39 @@ class Encoding:
         """The table columns it reads."""
         return [c.name for c in self.columns]
 
-    def transform(self, table, origin=None):
-        """The network's inputs (n, width) float64 for the rows of ``table``; warns once per column
-        about categories the training split never had. Column-major: each column is written whole."""
-        out = np.zeros((len(table), self.width), order="F")
+    def transform(self, table, origin=None, dtype=np.float64, scale=None):
+        """The network's inputs (n, width) for the rows of ``table``, column-major (each column written
+        whole), in ``dtype``; warns once per column about categories the training split never had.
+
+        ``scale(j, values)``: what a number's column ``j`` becomes before the cast to ``dtype``, given
+        its float64 values (standardisation, ``nntrain.data.prepare``); 0/1 columns stay as they are.
+        """
+        out = np.empty((len(table), self.width), dtype=dtype, order="F")
         start = 0
         for encoding in self.columns:
             width = len(encoding.features)
-            unseen = encoding.transform(table, out[:, start : start + width])
+            if isinstance(encoding, CategoryEncoding):  # 0/1: exact in any dtype
+                unseen = encoding.transform(table, out[:, start : start + width])
+            else:  # numbers in float64 until scaled
+                values = np.empty((len(table), width), order="F")
+                unseen = encoding.transform(table, values)
+                for k, scaled in enumerate(encoding.scaled):
+                    column = values[:, k]
+                    out[:, start + k] = scale(start + k, column) if scale is not None and scaled else column
             if unseen:
-                what = OTHER if getattr(encoding, "other", None) else "all zeros"
-                warnings.warn(
-                    f"{origin or table.origin}, column {encoding.name!r}: {unseen} "
-                    f"{'rows hold' if unseen != 1 else 'row holds'} a category (or a missing cell) the training split "
-                    f"never had; encoded as {what}",
-                    NNTrainWarning,
-                    stacklevel=2,
-                )
+                self._warn(encoding, unseen, origin or table.origin)
             start += width
         return out
+
+    @staticmethod
+    def _warn(encoding, unseen, origin):
+        what = OTHER if getattr(encoding, "other", None) else "all zeros"
+        warnings.warn(
+            f"{origin}, column {encoding.name!r}: {unseen} {'rows hold' if unseen != 1 else 'row holds'} a category "
+            f"(or a missing cell) the training split never had; encoded as {what}",
+            NNTrainWarning,
+            stacklevel=3,
+        )
 
     def to_json(self):
         return [c.to_json() for c in self.columns]
@@ -271,11 +288,12 @@ def column_settings(config, name):
     return spec.type, spec.max_categories if spec.max_categories is not None else d.max_categories, spec.missing or d.missing
 
 
-def fit_encoding(table, features, config):
-    """The Encoding of columns ``features`` fitted on ``table`` (the training split's rows)."""
+def fit_encoding(rows, features, config):
+    """The Encoding of columns ``features`` fitted on ``rows`` (Columns: the training split's)."""
     columns = []
     for name in features:
         declared, limit, missing = column_settings(config, name)
+        table = rows.gathered(name)
         column = table[name]
         absent = column.missing()
         if absent.all():

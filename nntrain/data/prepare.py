@@ -12,8 +12,8 @@ The result is a ``Dataset``:
   where they are not the defaults, a table's column encodings (``columns``), the standardisation's
   mean and std, and the target scaling's (``target_scale``).
 
-Memory-mapped data is never copied whole: its splits are ``Rows``, which read, convert and standardise
-only the rows a batch asks for.
+Memory-mapped data is never copied whole: its splits are ``Rows`` (``nntrain.data.scaling``), which
+read, convert and standardise only the rows a batch asks for.
 """
 
 import math
@@ -25,8 +25,9 @@ from ..errors import DataError
 from ..nn.losses import VALUES, loss_class
 from .columns import Encoding, fit_encoding
 from .reader import Columns
+from .scaling import ColumnScaler, Rows, standardization, standardize
 from .sources import load_table
-from .table import BLOCK_BYTES, DEFAULT_TARGETS, default_features
+from .table import DEFAULT_TARGETS, default_features
 from .targets import class_count, prepare_targets, stratify_labels
 
 
@@ -60,63 +61,6 @@ class Dataset:
         return self.train.x.shape[1]
 
 
-class Rows:
-    """Rows ``index`` of a 2-D array (all rows if None), read only when indexed, as ``dtype``, standardised.
-
-    Indexing with an int array, a slice or an int gathers those rows from ``base`` (a memory-mapped
-    file: only their pages are read), applies ``(x - mean) / std`` if set and returns them as
-    ``dtype``: always a new array, never the file's own pages. Stands in for the (n, features)
-    array as far as the loader, the trainer's evaluation and ``np.asarray`` are concerned.
-    """
-
-    ndim = 2
-
-    def __init__(self, base, index=None, dtype=np.float32, mean=None, std=None):
-        self.base, self.index, self.dtype = base, index, np.dtype(dtype)
-        self.mean, self.std = mean, std
-        if mean is not None:
-            # Standardise in the wider of the file's and the result's dtype: a float32 file stays
-            # float32 (fast), a float64 file keeps its precision until the final cast.
-            work = np.promote_types(base.dtype, self.dtype)
-            self._mean, self._scale = np.asarray(mean, work), np.asarray(1 / np.asarray(std), work)
-
-    def __len__(self):
-        return len(self.base) if self.index is None else len(self.index)
-
-    @property
-    def shape(self):
-        return (len(self), self.base.shape[1])
-
-    def read(self, key):
-        """The rows ``key`` as stored in ``base``: not converted, not standardised."""
-        return self.base[key] if self.index is None else self.base[self.index[key]]
-
-    def __getitem__(self, key):
-        if isinstance(key, tuple):  # rows first, then the rest of the index within them
-            rows = self[key[0]]
-            return rows[key[1:]] if rows.ndim == 1 else rows[(slice(None), *key[1:])]
-        rows = self.read(key)
-        if self.mean is None:
-            return np.array(rows, dtype=self.dtype)
-        if rows.dtype != self._mean.dtype or np.may_share_memory(rows, self.base):
-            rows = np.array(rows, dtype=self._mean.dtype)  # a slice is the file's own pages: copy it
-        # In place on the freshly gathered rows; multiplying by 1/std is cheaper than dividing.
-        rows -= self._mean
-        rows *= self._scale
-        return rows.astype(self.dtype, copy=False)
-
-    def __array__(self, dtype=None, copy=None):
-        rows = self[:]
-        return rows if dtype is None else rows.astype(dtype, copy=False)
-
-    def take(self, index):
-        """The rows ``index`` of these rows, still unread."""
-        return Rows(self.base, index if self.index is None else self.index[index], self.dtype, self.mean, self.std)
-
-    def scaled(self, mean, std):
-        return Rows(self.base, self.index, self.dtype, mean, std)
-
-
 def load_data(config, rng, meta=None, split=None):
     """The Dataset of an ExperimentConfig, drawing from ``rng`` in a fixed order: generation, then the split.
 
@@ -140,21 +84,20 @@ def load_data(config, rng, meta=None, split=None):
     parts = _split(parts, config, rng)
     if split in parts:  # (a split the data lacks: all are kept, for the message that lists them)
         parts = {name: part for name, part in parts.items() if name in ("train", split)}
-    parts, encoding, rows = _encoded(parts, table, config, meta)
+    parts, encoding, rows, standardized = _encoded(parts, table, config, meta)
     n_train, n_features = len(parts["train"][0]), parts["train"][0].shape[1]
     _check_batches(config, n_train)
     meta_out = _names(table, n_features)
     if encoding is not None:
         meta_out["columns"] = encoding.to_json()
-    if d.standardize:
-        scaled = None if encoding is None else encoding.scaled
-        parts, meta_out["standardize"] = _standardized(parts, meta.get("standardize"), table.origin, n_features, scaled)
+    scale = None
+    if standardized is not None:  # a table's: standardised as it was encoded
+        meta_out["standardize"] = standardized
+    elif d.standardize:
+        scale, meta_out["standardize"] = _standardization(parts, meta.get("standardize"), table.origin, n_features)
     if _scales_targets(config, meta):
         parts, meta_out["target_scale"] = _scaled_targets(parts, meta.get("target_scale"))
-    splits = {
-        name: Split(x if isinstance(x, Rows) else np.ascontiguousarray(x, dtype=config.dtype), _in_dtype(y, config.dtype))
-        for name, (x, y) in parts.items()
-    }
+    splits = {name: Split(standardize(x, scale, config.dtype), _in_dtype(y, config.dtype)) for name, (x, y) in parts.items()}
     return Dataset(train=splits["train"], splits=splits, meta=meta_out, rows=rows, dropped=table.dropped)
 
 
@@ -179,16 +122,24 @@ def _check_batches(config, n_train):
 
 
 def _encoded(parts, table, config, meta):
-    """(parts, Encoding, {part: the file's data rows it holds}) with a table's columns encoded as numbers
-    -- fitted on the training split, or as a run's data.json says -- and the table's features named as
-    encoded; (parts, None, {}) for data that is numbers already."""
+    """(parts, Encoding, {part: the file's data rows it holds}, data.json's standardisation or None)
+    with a table's columns encoded -- fitted on the training split, or as a run's data.json says --
+    column-major in the config's dtype, standardised as they are written (``ColumnScaler``), and the
+    table's features named as encoded; (parts, None, {}, None) for data that is numbers already."""
     if not isinstance(table.x, Columns):
-        return parts, None, {}
+        return parts, None, {}, None
     table.x = None  # the columns as read: only the splits' rows are kept
     encoding = Encoding.from_json(meta["columns"]) if "columns" in meta else fit_encoding(parts["train"][0], table.features, config)
     table.features = encoding.features
     rows = {name: x.rows for name, (x, _) in parts.items()}
-    return {name: (encoding.transform(x, f"{table.origin} ({name} split)"), y) for name, (x, y) in parts.items()}, encoding, rows
+    scaler = ColumnScaler.of(meta.get("standardize"), encoding.width, table.origin) if config.data.standardize else None
+    encoded = {}
+    for name in sorted(parts, key=lambda name: name != "train"):  # the training split first: it fits the scaler
+        x, y = parts[name]
+        encoded[name] = (encoding.transform(x, f"{table.origin} ({name} split)", config.dtype, scaler), y)
+        if scaler is not None:
+            scaler.fitting = False
+    return {name: encoded[name] for name in parts}, encoding, rows, scaler and scaler.to_json()
 
 
 def _split(parts, config, rng):
@@ -226,20 +177,16 @@ def _names(table, n_features):
     return meta
 
 
-def _standardized(parts, stats, origin, n_features, scaled=None):
-    """(parts with x standardised, the statistics as data.json keeps them): a run's ``stats`` where
-    given (eval, predict), else the training split's. ``scaled``: which columns to scale (a table's
-    numbers; its 0/1 columns keep mean 0, std 1); default all."""
+def _standardization(parts, stats, origin, n_features):
+    """((mean, std), the statistics as data.json keeps them): a run's ``stats`` where given (eval,
+    predict), else the training split's."""
     if stats:
         mean, std = (np.asarray(stats[k], dtype=np.float64) for k in ("mean", "std"))
         if mean.shape != (n_features,) or std.shape != (n_features,):
             raise DataError(f"{origin}: the run standardised {mean.size} features, but the data now has {n_features}")
     else:
         mean, std = standardization(parts["train"][0])
-        if scaled is not None:
-            mean[~scaled], std[~scaled] = 0.0, 1.0
-    parts = {name: (standardize(x, mean, std), y) for name, (x, y) in parts.items()}
-    return parts, {"mean": mean.tolist(), "std": std.tolist()}
+    return (mean, std), {"mean": mean.tolist(), "std": std.tolist()}
 
 
 def _scales_targets(config, meta):
@@ -311,50 +258,6 @@ def _take(x, index):
     """Rows ``index`` of x: gathered for an in-memory array, still unread for ``Rows``, a table's
     columns for ``Columns``."""
     return x.take(index) if isinstance(x, (Rows, Columns)) else x[index]
-
-
-# --------------------------------------------------------------------------------------------------
-# Standardisation: mean 0 and standard deviation 1 per feature, fitted on the training split
-
-
-def standardization(x):
-    """(mean, std) per column of x: (n, features), in float64; constant columns get std 1, not 0.
-
-    A column counts as constant when its std is within rounding error of its mean (dividing by it
-    would blow rounding noise up to unit size). Memory-mapped rows are read block by block.
-    """
-    if isinstance(x, Rows):
-        # One pass, block by block, merging each block's mean and sum of squared deviations
-        # (Chan et al.'s pairwise update): as exact as the two-pass formula, without reading twice.
-        block = max(1, BLOCK_BYTES // max(1, 8 * x.shape[1]))
-        n, mean, m2 = 0, np.zeros(x.shape[1]), np.zeros(x.shape[1])
-        for start in range(0, len(x), block):
-            rows = np.asarray(x.read(slice(start, start + block)), dtype=np.float64)
-            k, block_mean = len(rows), rows.mean(axis=0)
-            delta = block_mean - mean
-            m2 += np.square(rows - block_mean).sum(axis=0) + np.square(delta) * (n * k / (n + k))
-            mean += delta * (k / (n + k))
-            n += k
-        std = np.sqrt(m2 / n)
-    else:
-        x64 = np.asarray(x, dtype=np.float64)
-        mean, std = x64.mean(axis=0), x64.std(axis=0)
-    constant = std <= 10 * np.finfo(np.float64).eps * np.abs(mean)
-    std[constant] = 1.0
-    return mean, std
-
-
-def standardize(x, mean, std):
-    """(x - mean) / std in float64 for in-memory rows (before the cast to the config's dtype, which
-    would lose a large offset's digits), per batch for ``Rows``."""
-    if isinstance(x, Rows):
-        return x.scaled(mean, std)
-    # In place where x is float64 already (a table's encoded columns, a split's gathered rows): the
-    # same bits as (x - mean) / std, without a copy.
-    out = x if x.dtype == np.float64 and x.flags.writeable else np.array(x, dtype=np.float64)
-    out -= mean
-    out /= std
-    return out
 
 
 # --------------------------------------------------------------------------------------------------

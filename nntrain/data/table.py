@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
+
 # Rows per block when a memory-mapped array is scanned (finiteness, statistics): blocks of ~16 MB keep
 # the scan's own memory small whatever the file's size.
 BLOCK_BYTES = 1 << 24
@@ -48,3 +50,11 @@ def shown(path):
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def check_file(path, expected):
+    """A DataError unless ``path`` is a file (``expected`` says what it should be)."""
+    if not path.exists():
+        raise DataError(f"{shown(path)}: no such file")
+    if path.is_dir():
+        raise DataError(f"{shown(path)}: is a directory, expected {expected}")

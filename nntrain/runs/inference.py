@@ -17,7 +17,8 @@ import numpy as np
 
 from ..config import load_config
 from ..data.columns import CategoryEncoding, Encoding, numbers
-from ..data.reader import NA_VALUES, Column, Columns, read_rows, read_table
+from ..data.csvfile import read_rows
+from ..data.reader import NA_VALUES, Column, Columns, read_table
 from ..data.table import DEFAULT_TARGETS, default_features, shown
 from ..errors import ConfigError, DataError, NNTrainNote, RunError, UsageError
 from ..nn.losses import BINARY, LABELS, loss_class
