@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import make_config
-from nntrain.errors import DataError, RunError, UsageError
+from nntrain.errors import DataError, NNTrainNote, RunError, UsageError
 from nntrain.training.fit import fit
 from nntrain.runs.inference import evaluate_run, load_predictor, predict, predict_table, read_data_meta
 from nntrain.runs.store import read_metrics
@@ -73,10 +73,12 @@ def test_predict_takes_raw_inputs_and_answers_with_class_names(iris_run):
 def test_predict_table_of_raw_inputs(iris_run, tmp_path):
     path = tmp_path / "flowers.csv"
     path.write_text("id,petal_width,petal_length,sepal_width,sepal_length\n1,0.2,1.4,3.5,5.1\n2,2.5,6.0,3.3,6.3\n")
-    columns, rows = predict_table(iris_run, path)
+    with pytest.warns(NNTrainNote, match=r"flowers.csv: not inputs of the run, passed through: id$"):
+        columns, rows = predict_table(iris_run, path)
     assert columns == ["id", "petal_width", "petal_length", "sepal_width", "sepal_length", "predicted_species"]
     assert [row[0] for row in rows] == ["1", "2"] and [row[-1] for row in rows] == ["setosa", "virginica"]
-    columns, rows = predict_table(iris_run, path, proba=True)
+    with pytest.warns(NNTrainNote):
+        columns, rows = predict_table(iris_run, path, proba=True)
     assert columns[-3:] == ["p_setosa", "p_versicolor", "p_virginica"]
     for row in rows:
         p = [float(v) for v in row[-3:]]
@@ -96,7 +98,8 @@ def test_predict_table_errors(iris_run, tmp_path, monkeypatch):
         predict_table(iris_run, "bad.csv")
     Path("taken.csv").write_text("sepal_length,sepal_width,petal_length,petal_width,p_setosa\n1,2,3,4,0\n")
     with pytest.raises(DataError, match=r"^taken.csv: already has a column 'p_setosa', which the predictions would fill$"):
-        predict_table(iris_run, "taken.csv", proba=True)
+        with pytest.warns(NNTrainNote):
+            predict_table(iris_run, "taken.csv", proba=True)
 
 
 def test_predict_table_binary_and_regression(tmp_path):

@@ -129,6 +129,8 @@ def _encoded(parts, table, config, meta):
     if not isinstance(table.x, Columns):
         return parts, None, {}, None
     table.x = None  # the columns as read: only the splits' rows are kept
+    x, y = parts["train"]
+    parts["train"] = x.gathered(), y  # read twice: to fit the encoding, and to encode
     encoding = Encoding.from_json(meta["columns"]) if "columns" in meta else fit_encoding(parts["train"][0], table.features, config)
     table.features = encoding.features
     rows = {name: x.rows for name, (x, _) in parts.items()}

@@ -86,9 +86,11 @@ class Columns:
         """These rows of the columns ``names`` only."""
         return Columns(self.path, self.names, {name: self.columns[name] for name in names}, self.rows, self.delimiter, self.index)
 
-    def gathered(self, name):
-        """These rows of column ``name`` only, gathered once (for what reads a column several times)."""
-        return Columns(self.path, self.names, {name: self[name]}, self.rows, self.delimiter)
+    def gathered(self, name=None):
+        """These rows of column ``name`` (default: of every column) gathered once, for what reads them
+        several times."""
+        names = self.columns if name is None else [name]
+        return Columns(self.path, self.names, {n: self[n] for n in names}, self.rows, self.delimiter)
 
     def where(self, row, column=None):
         """"file, line N, column 'c'" of row ``row`` of these rows, for a message."""
