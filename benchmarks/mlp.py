@@ -52,6 +52,7 @@ from nntrain.training.trainer import Trainer
 # The baseline, beside this script.
 from plain import BATCH, HIDDEN, LR, N_CLASSES, N_FEATURES, N_ROWS, XOR_X, XOR_Y
 from plain import matmul_steps, mnist_like, peak_rss, plain_mlp_steps, plain_xor_steps
+from _report import load_average, mb, numbers
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -443,7 +444,7 @@ def main():
     if args.child:
         return {"torch": child_torch}[args.child]()
     print(f"numpy {np.__version__}, BLAS: {blas_info()}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {_load()}")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load_average()}")
     if args.profile:
         profile_epoch(MLP_CONFIG, *mnist_like(), "MLP")
         profile_epoch(XOR_CONFIG, np.tile(XOR_X, (args.xor_steps, 1)), np.tile(XOR_Y, (args.xor_steps, 1)), "XOR")
@@ -454,18 +455,18 @@ def main():
     times, faults, losses, torch_info = bench_mlp(args.repeats, not args.no_torch)
     nn, plain = med(times["nntrain"]), med(times["plain"])
     print("MLP 784-256-256-10, ReLU, softmax cross-entropy, Adam, batch 128, 60,000 rows, float32: s per epoch")
-    print(f"  plain NumPy loop       {plain:7.3f}   (epochs {_list(times['plain'])})")
-    print(f"  nntrain                {nn:7.3f}   (epochs {_list(times['nntrain'])})")
+    print(f"  plain NumPy loop       {plain:7.3f}   (epochs {numbers(times['plain'], 3)})")
+    print(f"  nntrain                {nn:7.3f}   (epochs {numbers(times['nntrain'], 3)})")
     print(f"  matrix products alone  {med(times['matmul']):7.3f}")
     if "torch" in times:
         t = med(times["torch"])
-        print(f"  PyTorch {torch_info['version']}, {torch_info['threads']} threads, own process: {t:.3f}   (epochs {_list(times['torch'])})")
+        print(f"  PyTorch {torch_info['version']}, {torch_info['threads']} threads, own process: {t:.3f}   (epochs {numbers(times['torch'], 3)})")
     else:
         print(f"  PyTorch: not timed ({torch_info})")
     print(f"  nntrain / plain        {nn / plain:7.3f}   (target <= 1.05)")
     if "torch" in times:
         print(f"  PyTorch / nntrain      {t / nn:7.3f}   (target >= 1.5)")
-    print(f"  same training, epoch losses: nntrain {_list(losses['nntrain'], 5)}; plain {_list(losses['plain'], 5)}")
+    print(f"  same training, epoch losses: nntrain {numbers(losses['nntrain'], 5)}; plain {numbers(losses['plain'], 5)}")
     print(f"  page faults per step: nntrain {faults['nntrain']:.0f}, plain {faults['plain']:.0f}"
           " (memory malloc hands back to the system between steps and faults in again: see benchmarks/README.md)")
 
@@ -489,25 +490,10 @@ def main():
         mem, why = _memory_child(module)
         if mem:
             needed = mem["data"] + mem["params"] + mem["optimizer"]
-            print(f"  {label:17s} peak {_mb(mem['peak'])} = {_mb(needed)} + {_mb(mem['peak'] - needed)};"
-                  f" the interpreter with its imports, before any data: {_mb(mem['at_start'])}")
+            print(f"  {label:17s} peak {mb(mem['peak'], 1)} = {mb(needed, 1)} + {mb(mem['peak'] - needed, 1)};"
+                  f" the interpreter with its imports, before any data: {mb(mem['at_start'], 1)}")
         else:
             print(f"  {label:17s} the child process failed: {why}")
-
-
-def _load():
-    try:
-        return " ".join(f"{v:.1f}" for v in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
-def _list(values, digits=3):
-    return ", ".join(f"{v:.{digits}f}" for v in values)
-
-
-def _mb(n):
-    return f"{n / 1e6:.1f} MB"
 
 
 if __name__ == "__main__":

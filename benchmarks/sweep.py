@@ -34,6 +34,7 @@ from pathlib import Path
 from nntrain.sweep._forkserver import BLAS_ONE_THREAD
 from nntrain.runs.store import read_weights
 from nntrain.sweep import plan_sweep, run_sweep
+from _report import load_average, numbers
 
 XOR = Path(__file__).resolve().parent.parent / "configs" / "xor.yaml"
 
@@ -116,7 +117,7 @@ def main():
     parser.add_argument("--cli", action="store_true", help="time `nntrain sweep` in a fresh interpreter each time")
     args = parser.parse_args()
 
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {_load()}")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load_average(2)}")
     plan = plan_sweep(XOR, seeds=args.runs, overrides=[f"training.epochs={args.epochs}"])
     how = "`nntrain sweep` in a fresh process" if args.cli else "run_sweep in this process"
     print(f"sweep: {len(plan.variants)} XOR runs (2-4-1, batch 4) of {args.epochs} epochs, {how}; "
@@ -133,11 +134,11 @@ def main():
                 times[workers].append(elapsed)
             ceilings.append(fits_ratio(plan))
         one, two = statistics.median(times[1]), statistics.median(times[2])
-        print(f"  1 worker    {one:6.2f} s   (repeats {_list(times[1])})")
-        print(f"  2 workers   {two:6.2f} s   (repeats {_list(times[2])})")
-        print(f"  2 / 1       {two / one:6.3f}     (target <= 0.6; per repeat {_list(t2 / t1 for t1, t2 in zip(times[1], times[2]))})")
+        print(f"  1 worker    {one:6.2f} s   (repeats {numbers(times[1])})")
+        print(f"  2 workers   {two:6.2f} s   (repeats {numbers(times[2])})")
+        print(f"  2 / 1       {two / one:6.3f}     (target <= 0.6; per repeat {numbers(t2 / t1 for t1, t2 in zip(times[1], times[2]))})")
         print(f"  the same fits without a sweep, 2 processes / 1: {statistics.median(ceilings):.3f} "
-              f"(per repeat {_list(ceilings)}; 0.5 on two idle cores): the best a sweep could do now")
+              f"(per repeat {numbers(ceilings)}; 0.5 on two idle cores): the best a sweep could do now")
 
         compared = {"2 workers": dirs[2]}
         if args.dask:
@@ -148,7 +149,7 @@ def main():
                 for repeat in range(args.repeats):
                     elapsed, compared["Dask"] = timed_sweep(plan, root, f"dask-{repeat}", scheduler=cluster.scheduler_address)
                     dask_times.append(elapsed)
-            print(f"  Dask, 2 worker processes {statistics.median(dask_times):6.2f} s   (repeats {_list(dask_times)};"
+            print(f"  Dask, 2 worker processes {statistics.median(dask_times):6.2f} s   (repeats {numbers(dask_times)};"
                   " the cluster already running)")
         for label, sweep_dir in compared.items():
             identical = all(same_weights(dirs[1] / v.dirname, sweep_dir / v.dirname) for v in plan.variants)
@@ -156,18 +157,7 @@ def main():
                   f"{'bit-identical' if identical else 'DIFFERENT'}")
             if not identical:
                 sys.exit(1)
-    print(f"\nload average afterwards {_load()}")
-
-
-def _list(values):
-    return ", ".join(f"{v:.2f}" for v in values)
-
-
-def _load():
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
+    print(f"\nload average afterwards {load_average(2)}")
 
 
 if __name__ == "__main__":

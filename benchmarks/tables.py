@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from _report import load_average, mb, numbers
 
 CATEGORIES = ["red", "green", "blue", "black", "white"]
 N_NUMBERS = 20
@@ -201,7 +202,7 @@ def main():
     if args.child:
         kind, *rest = args.child
         return (child_generate if kind == "generate" else child_wide)(rest[0], int(rest[1]))
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {_load()}; medians of {args.repeats}\n")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load_average()}; medians of {args.repeats}\n")
     med = statistics.median
     compile_nntrain()
     with tempfile.TemporaryDirectory() as tmp:
@@ -210,11 +211,11 @@ def main():
         pandas_s, pandas_b = med(s for s, _ in out["pandas"]), med(b for _, b in out["pandas"])
         nn_s, nn_b = med(s for s, *_ in out["nntrain"]), med(b for _, b, *_ in out["nntrain"])
         walls, epochs = [w for *_, w, _ in out["nntrain"]], [e for *_, e in out["nntrain"]]
-        print(f"  pandas.read_csv, whole process       {pandas_s:6.2f} s   (runs {_list(s for s, _ in out['pandas'])})")
-        print(f"  nntrain fit, outside its epoch       {nn_s:6.2f} s   (wall {_list(walls)}; epoch {_list(epochs)})")
+        print(f"  pandas.read_csv, whole process       {pandas_s:6.2f} s   (runs {numbers(s for s, _ in out['pandas'])})")
+        print(f"  nntrain fit, outside its epoch       {nn_s:6.2f} s   (wall {numbers(walls)}; epoch {numbers(epochs)})")
         print(f"  ratio                                {nn_s / pandas_s:6.2f}     (target <= 1.5)")
-        print(f"  peak memory: pandas {_mb(pandas_b)}, nntrain {_mb(nn_b)}, ratio {nn_b / pandas_b:.2f} (target <= 1.5)")
-        print(f"  (this process's own peak, a floor under the children's: {_mb(_own_peak())})")
+        print(f"  peak memory: pandas {mb(pandas_b)}, nntrain {mb(nn_b)}, ratio {nn_b / pandas_b:.2f} (target <= 1.5)")
+        print(f"  (this process's own peak, a floor under the children's: {mb(_own_peak())})")
 
         print(f"\nwide: {WIDE_ROWS} rows, one column in ten a string (3 categories), through load_data in process")
         times, inputs = bench_wide(folder, args.repeats)
@@ -228,21 +229,6 @@ def _own_peak():
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _load():
-    try:
-        return " ".join(f"{v:.1f}" for v in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
-def _list(values, digits=2):
-    return ", ".join(f"{v:.{digits}f}" for v in values)
-
-
-def _mb(n):
-    return f"{n / 1e6:.0f} MB"
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _report import load_average
 
 HERE = Path(__file__).resolve().parent
 HIDDEN, LR, BATCH = (64, 64), 0.001, 32
@@ -318,7 +319,7 @@ def main():
     import sklearn
 
     print(f"scikit-learn {sklearn.__version__}, pandas {pd.__version__}, numpy {np.__version__}, python "
-          f"{sys.version.split()[0]}; load average {_load()}")
+          f"{sys.version.split()[0]}; load average {load_average()}")
     print(f"both sides: {'-'.join(map(str, HIDDEN))} ReLU, Adam lr {LR}, batch {BATCH}; mean of {args.seeds} seeds;"
           " accuracy in %, R² as is\n")
     print(HEADER)
@@ -345,13 +346,6 @@ def main():
 
 def _slug(name):
     return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
-
-
-def _load():
-    try:
-        return " ".join(f"{v:.1f}" for v in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 if __name__ == "__main__":
