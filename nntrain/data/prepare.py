@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import DataError
 from ..nn.losses import VALUES, loss_class
 from .columns import Encoding, fit_encoding
 from .reader import Columns
-from .scaling import ColumnScaler, Rows, standardization, standardize
+from .scaling import ColumnScaler, Rows, standardization, standardize, stored_statistics
 from .sources import load_table
 from .table import DEFAULT_TARGETS, default_features
 from .targets import class_count, prepare_targets, stratify_labels
@@ -182,12 +181,7 @@ def _names(table, n_features):
 def _standardization(parts, stats, origin, n_features):
     """((mean, std), the statistics as data.json keeps them): a run's ``stats`` where given (eval,
     predict), else the training split's."""
-    if stats:
-        mean, std = (np.asarray(stats[k], dtype=np.float64) for k in ("mean", "std"))
-        if mean.shape != (n_features,) or std.shape != (n_features,):
-            raise DataError(f"{origin}: the run standardised {mean.size} features, but the data now has {n_features}")
-    else:
-        mean, std = standardization(parts["train"][0])
+    mean, std = stored_statistics(stats, n_features, origin) if stats else standardization(parts["train"][0])
     return (mean, std), {"mean": mean.tolist(), "std": std.tolist()}
 
 

@@ -83,10 +83,7 @@ class ColumnScaler:
         """A run's statistics (data.json's ``standardize``) to apply, or none yet: to fit."""
         if not stats:
             return cls(np.zeros(width), np.ones(width), fitting=True)
-        mean, std = (np.asarray(stats[k], dtype=np.float64) for k in ("mean", "std"))
-        if mean.shape != (width,) or std.shape != (width,):
-            raise DataError(f"{origin}: the run standardised {mean.size} features, but the data now has {width}")
-        return cls(mean, std, fitting=False)
+        return cls(*stored_statistics(stats, width, origin), fitting=False)
 
     def __call__(self, j, values):
         if self.fitting:
@@ -121,6 +118,14 @@ def standardization(x):
         x64 = np.asarray(x, dtype=np.float64)
         mean, std = x64.mean(axis=0), x64.std(axis=0)
     std[_constant(mean, std)] = 1.0
+    return mean, std
+
+
+def stored_statistics(stats, width, origin):
+    """(mean, std) of a run's data.json ``standardize``, checked to fit ``width`` features."""
+    mean, std = (np.asarray(stats[k], dtype=np.float64) for k in ("mean", "std"))
+    if mean.shape != (width,) or std.shape != (width,):
+        raise DataError(f"{origin}: the run standardised {mean.size} features, but the data now has {width}")
     return mean, std
 
 
