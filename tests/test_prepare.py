@@ -5,10 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import make_config
 from nntrain.data.prepare import Loader, Split, load_data, split_indices
-from nntrain.data.scaling import Rows, standardization
+from nntrain.data.scaling import Rows, column_statistics, standardization
 from nntrain.data.targets import prepare_targets
 from nntrain.errors import ConfigError, DataError
 
@@ -390,3 +392,18 @@ def test_memory_mapped_training_does_not_copy_the_data_set(tmp_path):
         peaks[name] = _peak_rss_anon_mb([sys.executable, "-c", FIT, "fit", str(cfg), "-q", "--run-dir", str(tmp_path / f"run-{name}")])
     assert peaks["small"] > 20  # the sampling saw the interpreter, numpy and the model
     assert peaks["large"] - peaks["small"] < 200, peaks
+
+
+@given(st.integers(1, 3000), st.floats(1e-3, 1e6), st.floats(-1e6, 1e6), st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_column_statistics_are_numpy_mean_and_std_bit_for_bit(n, scale, offset, seed):
+    # A table's columns are standardised one by one (scaling.ColumnScaler) with column_statistics,
+    # which must give the bits of values.mean() and values.std() -- what standardization gives a
+    # column-major array -- or the weights of a table's run would depend on the path.
+    values = np.random.default_rng(seed).standard_normal(n) * scale + offset
+    mean, std = column_statistics(values.copy())
+    expected = values.std()
+    assert mean == values.mean()
+    assert std == (1.0 if expected <= 10 * np.finfo(np.float64).eps * abs(mean) else expected)  # (one row: constant)
+    columns = standardization(np.asfortranarray(np.c_[values, values]))
+    assert (columns[0] == mean).all() and (columns[1] == std).all()

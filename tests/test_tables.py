@@ -987,3 +987,31 @@ def test_a_header_longer_than_the_first_64_kib(in_tmp):
     table = read_table("d.csv")
     assert table.names == [*names, "y"] and len(table) == 5
     assert all(table[name].kind == "number" for name in names[:10] + names[-10:])
+
+
+def test_columns_shared_among_threads_give_the_same_bits_warnings_and_errors(in_tmp, monkeypatch):
+    # A large table's per-column work runs on every core (nntrain.data.table.parallel_map); forced on
+    # for a small one, everything must be as in one thread: the splits' bits, data.json, the order of
+    # the warnings and which error comes first.
+    from nntrain.data import table as table_module
+
+    rows, ids, atlantis = leaky_table()
+    config = make_config(
+        data={"source": "csv", "path": "d.csv", "target": "y", "split": {"val": 0.2, "test": 0.2}},
+        model={"layers": [{"units": 1, "activation": "linear"}]}, loss="mse", metrics=[],
+    )
+
+    def loaded():
+        with caught() as records:
+            data = load_data(config, np.random.default_rng(5))
+        return {name: (np.asarray(s.x).tobytes(), np.asarray(s.y).tobytes()) for name, s in data.splits.items()}, data.meta, messages(records)
+
+    serial = loaded()
+    monkeypatch.setattr(table_module, "THREADED_ROWS", 0)
+    assert loaded() == serial
+    assert len(serial[2]) == 2  # the val and test splits' unseen islands, in that order
+    write_csv("bad.csv", ["a", "b", "y"], [["1", "x", "0"], ["two", "1", "1"], ["3", "2", "0"], ["4", "three", "1"]])
+    bad = make_config(data={"source": "csv", "path": "bad.csv", "target": "y", "columns": {"a": "number", "b": "number"}},
+                      model={"layers": [{"units": 1, "activation": "linear"}]}, loss="mse", metrics=[])
+    with pytest.raises(DataError, match=r"^bad.csv, line 3, column 'a': 'two' is not a number"):
+        load_data(bad, np.random.default_rng(0))  # the first column's error, though b's may be found first

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DataError, NNTrainWarning
+from .table import parallel_map
 
 NUMBER, CATEGORY, BOOLEAN, IGNORE = "number", "category", "boolean", "ignore"
 TYPES = (NUMBER, CATEGORY, BOOLEAN, IGNORE)
@@ -204,20 +205,24 @@ class Encoding:
         its float64 values (standardisation, ``nntrain.data.prepare``); 0/1 columns stay as they are.
         """
         out = np.empty((len(table), self.width), dtype=dtype, order="F")
-        start = 0
-        for encoding in self.columns:
+
+        def encode(item):  # one column of the table into its columns of out; how many rows were unseen
+            encoding, start = item
             width = len(encoding.features)
             if isinstance(encoding, CategoryEncoding):  # 0/1: exact in any dtype
-                unseen = encoding.transform(table, out[:, start : start + width])
-            else:  # numbers in float64 until scaled
-                values = np.empty((len(table), width), order="F")
-                unseen = encoding.transform(table, values)
-                for k, scaled in enumerate(encoding.scaled):
-                    column = values[:, k]
-                    out[:, start + k] = scale(start + k, column) if scale is not None and scaled else column
-            if unseen:
-                self._warn(encoding, unseen, origin or table.origin)
-            start += width
+                return encoding.transform(table, out[:, start : start + width])
+            values = np.empty((len(table), width), order="F")  # numbers: float64 until scaled
+            unseen = encoding.transform(table, values)
+            for k, scaled in enumerate(encoding.scaled):
+                column = values[:, k]
+                out[:, start + k] = scale(start + k, column) if scale is not None and scaled else column
+            return unseen
+
+        starts = np.cumsum([0] + [len(c.features) for c in self.columns[:-1]])
+        unseen = parallel_map(encode, list(zip(self.columns, starts.tolist())), len(table))
+        for encoding, count in zip(self.columns, unseen):  # in the columns' order, whatever the threads did
+            if count:
+                self._warn(encoding, count, origin or table.origin)
         return out
 
     @staticmethod
@@ -290,27 +295,26 @@ def column_settings(config, name):
 
 def fit_encoding(rows, features, config):
     """The Encoding of columns ``features`` fitted on ``rows`` (Columns: the training split's)."""
-    columns = []
-    for name in features:
-        declared, limit, missing = column_settings(config, name)
-        table = rows.gathered(name)
-        column = table[name]
-        absent = column.missing()
-        if absent.all():
-            where = "the training split" if len(table) else table.origin
-            raise DataError(
-                f"{table.origin}, column {name!r}: every cell of {where} is missing; "
-                f"leave the column out (data.columns: {{{name}: ignore}})"
-            )
-        kind = declared or infer_type(table, name)
-        if kind == CATEGORY:
-            columns.append(_fit_category(table, name, limit, declared))
-            continue
-        values = numbers(table, name, boolean=kind == BOOLEAN)
-        present = values[~absent]
-        fill = float(np.median(present) if missing == "median" else present.mean())
-        columns.append(NumberEncoding(name, fill, bool(absent.any()), kind == BOOLEAN))
-    return Encoding(columns)
+    return Encoding(parallel_map(lambda name: _fit_column(rows.gathered(name), name, config), features, len(rows)))
+
+
+def _fit_column(table, name, config):
+    """The encoding of column ``name`` fitted on ``table`` (the training split's rows of it)."""
+    declared, limit, missing = column_settings(config, name)
+    absent = table[name].missing()
+    if absent.all():
+        where = "the training split" if len(table) else table.origin
+        raise DataError(
+            f"{table.origin}, column {name!r}: every cell of {where} is missing; "
+            f"leave the column out (data.columns: {{{name}: ignore}})"
+        )
+    kind = declared or infer_type(table, name)
+    if kind == CATEGORY:
+        return _fit_category(table, name, limit, declared)
+    values = numbers(table, name, boolean=kind == BOOLEAN)
+    present = values[~absent]
+    fill = float(np.median(present) if missing == "median" else present.mean())
+    return NumberEncoding(name, fill, bool(absent.any()), kind == BOOLEAN)
 
 
 def infer_type(table, name):

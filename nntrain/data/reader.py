@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import DataError
 from .csvfile import csv_table, data_row_line
-from .table import check_file, shown
+from .table import check_file, parallel_map, shown
 
 # The spellings of a missing cell, as pandas and pyarrow read them; data.na_values adds more (e.g. "?").
 NA_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
@@ -89,8 +89,9 @@ class Columns:
     def gathered(self, name=None):
         """These rows of column ``name`` (default: of every column) gathered once, for what reads them
         several times."""
-        names = self.columns if name is None else [name]
-        return Columns(self.path, self.names, {n: self[n] for n in names}, self.rows, self.delimiter)
+        names = list(self.columns) if name is None else [name]
+        gathered = parallel_map(self.__getitem__, names, len(self)) if self.index is not None else map(self.__getitem__, names)
+        return Columns(self.path, self.names, dict(zip(names, gathered)), self.rows, self.delimiter)
 
     def where(self, row, column=None):
         """"file, line N, column 'c'" of row ``row`` of these rows, for a message."""
@@ -117,12 +118,17 @@ def read_table(path, source="csv", *, delimiter=None, decimal=".", na_values=(),
         table, names, delimiter = csv_table(path, source, delimiter, decimal, na, text, exclude)
     if table.num_rows == 0:
         raise DataError(f"{shown(path)}: no data rows below the header")
-    n, columns, na = table.num_rows, {}, set(na)
-    for name, array in zip(table.column_names, table.columns):  # (by name, pyarrow looks for each in turn)
+    n, na = table.num_rows, set(na)
+
+    def column(item):
+        name, array = item
         if name in text and not pa.types.is_string(array.type):
             array = array.cast(pa.string())
-        columns[name] = _column(name, array, na)
-    del table, array
+        return _column(name, array, na)
+
+    items = list(zip(table.column_names, table.columns))  # (by name, pyarrow looks for each in turn)
+    columns = dict(zip(table.column_names, parallel_map(column, items, n)))
+    del table, items
     # What pyarrow's allocator kept of its parsing, as much again as the table; the columns above
     # (pyarrow's copies, combined from its blocks) reused it before.
     pa.default_memory_pool().release_unused()

@@ -10,7 +10,7 @@ and the rows it applies to.
 import numpy as np
 
 from ..errors import DataError
-from .table import BLOCK_BYTES
+from .table import BLOCK_BYTES, parallel_map
 
 
 class Rows:
@@ -132,7 +132,13 @@ def stored_statistics(stats, width, origin):
 def column_statistics(values):
     """(mean, std) of one column's float64 values, as ``standardization`` gives them for a column-major
     array (a contiguous column sums the same way on its own): a table's, as it is encoded."""
-    mean, std = values.mean(), values.std()
+    # values.mean() and values.std(), step by step as NumPy takes them (the same bits, tested), without
+    # their wrappers' overhead, which is most of the cost on a wide table's short columns.
+    n = len(values)
+    mean = np.add.reduce(values) / n
+    deviations = values - mean
+    np.multiply(deviations, deviations, out=deviations)
+    std = np.sqrt(np.add.reduce(deviations) / n)
     return float(mean), 1.0 if _constant(mean, std) else float(std)
 
 
@@ -154,10 +160,13 @@ def standardize(x, scale, dtype):
         return np.ascontiguousarray(x, dtype=dtype)
     out = np.empty(x.shape, dtype=dtype)
     block = max(1, (1 << 20) // (8 * max(1, x.shape[1])))
-    for start in range(0, len(x), block):
+
+    def convert(start):
         rows = x[start : start + block]
         if scale is not None:
             rows = np.asarray(rows, dtype=np.float64) - scale[0]
             rows /= scale[1]
         out[start : start + block] = rows
+
+    parallel_map(convert, range(0, len(x), block), len(x))
     return out
