@@ -24,6 +24,7 @@ _PUBLIC = {
     "predict": ("nntrain.runs.inference", "predict"),
     "predict_table": ("nntrain.runs.inference", "predict_table"),
     "model_summary": ("nntrain.runs.summary", "model_summary"),
+    "describe_data": ("nntrain.data.describe", "describe_data"),
     "compare": ("nntrain.runs.compare", "compare"),
     "check_config": ("nntrain.training.gradcheck", "check_config"),
     "plan_sweep": ("nntrain.sweep.plan", "plan_sweep"),

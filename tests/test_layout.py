@@ -66,3 +66,15 @@ def test_functions_fit_in_the_head():
             if block.complexity > MAX_COMPLEXITY:
                 too_complex.append(f"{path.relative_to(PACKAGE)}:{block.lineno} {block.fullname} ({block.complexity})")
     assert not too_complex, "cyclomatic complexity above 15: " + ", ".join(too_complex)
+
+
+def test_the_public_surface_resolves_lazily():
+    # Every name nntrain exports is found where it says, and importing nntrain loads none of them.
+    code = (
+        "import sys, nntrain; assert 'numpy' not in sys.modules; "
+        "names = [n for n in nntrain.__all__ if n != '__version__']; "
+        "assert all(callable(getattr(nntrain, n)) for n in names), names; print(len(names))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == 19
