@@ -11,6 +11,7 @@ import csv
 import io
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +80,7 @@ class Predictor:
         """Whether the run read a table's columns (and encoded them): its inputs are those columns."""
         return "columns" in self.meta
 
-    @property
+    @cached_property
     def encoding(self):
         """The Encoding of raw rows into the network's inputs (numbers as they are for a run without one)."""
         return Encoding.from_json(self.meta["columns"]) if self.table else Encoding.plain(self.features)
