@@ -103,4 +103,4 @@ def test_a_loss_can_be_set_from_the_command_line():
 def test_a_classification_metric_needs_a_classification_loss():
     message = error_of("loss: {name: huber, delta: 2}\nmetrics: [mae, accuracy]\n")
     assert message == "exp.yaml, line 6: metrics.1: 'accuracy' needs a classification loss, not 'huber'"
-    assert parsed("loss: mae\nmetrics: [mae]\n").metrics == ["mae"]  # the mae metric beside the mae loss
+    assert [m.name for m in parsed("loss: mae\nmetrics: [mae]\n").metrics] == ["mae"]  # the mae metric beside the mae loss

@@ -17,9 +17,10 @@ def modules(folder=PACKAGE):
     return sorted(folder.rglob("*.py"))
 
 
-def imported(path):
-    """Top-level names of the absolute imports in a module, and whether it has relative imports
-    that leave its package."""
+def imported(path, package=PACKAGE / "nn"):
+    """Top-level names of the absolute imports in a module, and the relative imports that leave
+    ``package`` (a module in a subpackage of it may go up to it)."""
+    levels = len(path.relative_to(package).parts)
     absolute, outside = set(), []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -27,7 +28,7 @@ def imported(path):
         elif isinstance(node, ast.ImportFrom):
             if node.level == 0:
                 absolute.add(node.module.split(".")[0])
-            elif node.level > 1:
+            elif node.level > levels:
                 outside.append(f"{'.' * node.level}{node.module or ''}")
     return absolute, outside
 

@@ -240,3 +240,62 @@ def test_make_loss_passes_the_arguments_and_pairs_the_regression_losses_with_lin
 def test_an_unknown_loss_lists_the_known_ones():
     with pytest.raises(ValueError, match=r"^unknown loss 'l1'; known: mse, binary_crossentropy, categorical_crossentropy, mae, huber$"):
         loss_class("l1")
+
+
+# --------------------------------------------------------------------------------------------------
+# Weighted losses: sum(w_i l_i) / sum(w_i), l_i a row's mean over its units
+
+
+def _weighted_case(name, from_logits, rng):
+    """(loss, outputs, targets, each row's loss by hand) for a batch of 7 rows."""
+    n = 7
+    if name == "categorical_crossentropy":
+        z = rng.normal(0, 2, (n, 4))
+        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        y = rng.integers(0, 4, n)
+        return CategoricalCrossentropy(from_logits), (z if from_logits else p), y, -np.log(p[np.arange(n), y])
+    if name == "binary_crossentropy":
+        z = rng.normal(0, 2, (n, 3))
+        p = 1 / (1 + np.exp(-z))
+        y = (rng.random((n, 3)) < 0.5).astype(float)
+        rows = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p), axis=1)
+        return BinaryCrossentropy(from_logits), (z if from_logits else p), y, rows
+    a, y = rng.normal(size=(n, 3)), rng.normal(size=(n, 3))
+    d = a - y
+    if name == "mse":
+        return MeanSquaredError(), a, y, np.mean(d**2, axis=1)
+    if name == "mae":
+        return MeanAbsoluteError(), a, y, np.mean(np.abs(d), axis=1)
+    c = np.clip(d, -0.5, 0.5)
+    return Huber(delta=0.5), a, y, np.mean(c * (d - c / 2), axis=1)
+
+
+WEIGHTED = [("mse", False), ("mae", False), ("huber", False), ("binary_crossentropy", True),
+            ("binary_crossentropy", False), ("categorical_crossentropy", True), ("categorical_crossentropy", False)]  # fmt: skip
+
+
+@pytest.mark.parametrize("name,from_logits", WEIGHTED)
+def test_weighted_loss_is_the_weighted_mean_of_the_rows_and_its_gradient_checks(name, from_logits, rng):
+    loss, out, y, rows = _weighted_case(name, from_logits, rng)
+    w = rng.uniform(0, 3, len(rows))
+    assert loss.forward(out, y, w) == pytest.approx(np.dot(w, rows) / w.sum(), rel=1e-12)
+    error = gradient_errors(lambda: loss.forward(out, y, w), lambda: {"out": loss.backward()}, {"out": out})["out"]
+    assert error < 1e-6
+
+
+@pytest.mark.parametrize("name,from_logits", WEIGHTED)
+def test_equal_weights_give_the_plain_loss_and_gradient(name, from_logits, rng):
+    loss, out, y, _ = _weighted_case(name, from_logits, rng)
+    plain, grad = loss.forward(out, y), loss.backward().copy()
+    assert loss.forward(out, y, np.full(len(out), 2.5)) == pytest.approx(plain, rel=1e-12)
+    np.testing.assert_allclose(loss.backward(), grad, rtol=1e-12)
+
+
+def test_a_weight_of_zero_leaves_a_row_out_and_all_zero_weights_give_nothing(rng):
+    loss, out, y, rows = _weighted_case("mse", False, rng)
+    w = np.ones(len(rows))
+    w[0] = 0
+    assert loss.forward(out, y, w) == pytest.approx(rows[1:].mean(), rel=1e-12)
+    assert not loss.backward()[0].any()
+    assert loss.forward(out, y, np.zeros(len(rows))) == 0.0
+    assert not loss.backward().any()

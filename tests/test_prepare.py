@@ -252,7 +252,7 @@ def test_memory_mapped_rows_read_per_batch_give_the_same_data(tmp_path):
         np.testing.assert_array_equal(a.y, b.y)
         assert a.x[2:5].dtype == np.float32
     # The loader gathers from the file batch by batch; rows stay paired with their labels.
-    for xb, yb in Loader(mapped.train, 64, True, False, np.random.default_rng(1)):
+    for xb, yb, _ in Loader(mapped.train, 64, True, False, np.random.default_rng(1)):
         rows = np.flatnonzero((np.abs(memory.train.x[:, None, :] - xb[None]) < 1e-5).all(axis=2).any(axis=1))
         assert len(rows) == len(xb)
         np.testing.assert_array_equal(np.sort(memory.train.y[rows]), np.sort(yb))
@@ -302,7 +302,7 @@ def split(n):
 def test_loader_batches_cover_every_row_once_per_epoch():
     loader = Loader(split(10), 3, shuffle=True, drop_last=False, rng=np.random.default_rng(0))
     assert len(loader) == 4
-    epochs = [[y.tolist() for _, y in loader] for _ in range(2)]
+    epochs = [[y.tolist() for _, y, _ in loader] for _ in range(2)]
     for batches in epochs:
         assert [len(b) for b in batches] == [3, 3, 3, 1]
         assert sorted(sum(batches, [])) == list(range(10))
@@ -311,7 +311,7 @@ def test_loader_batches_cover_every_row_once_per_epoch():
 
 def test_loader_rows_stay_paired():
     loader = Loader(split(17), 4, shuffle=True, drop_last=False, rng=np.random.default_rng(1))
-    for x, y in loader:
+    for x, y, _ in loader:
         np.testing.assert_array_equal(x[:, 0], y)
 
 
@@ -321,19 +321,19 @@ def test_loader_drop_last_and_views_without_shuffling():
     assert len(loader) == 2
     batches = list(loader)
     assert [b[1].tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7]]
-    assert all(np.shares_memory(x, data.x) for x, _ in batches)  # views, not copies
+    assert all(np.shares_memory(x, data.x) for x, _, _ in batches)  # views, not copies
 
 
 def test_loader_shuffled_batches_are_single_gathers_of_batch_size():
     data = split(1000)
     loader = Loader(data, 100, shuffle=True, drop_last=False, rng=np.random.default_rng(0))
-    for x, _ in loader:
+    for x, _, _ in loader:
         assert x.shape == (100, 1) and not np.shares_memory(x, data.x)
 
 
 def test_loader_is_reproducible_from_the_seed():
-    a = [y.tolist() for _, y in Loader(split(9), 2, True, False, np.random.default_rng(5))]
-    b = [y.tolist() for _, y in Loader(split(9), 2, True, False, np.random.default_rng(5))]
+    a = [y.tolist() for _, y, _ in Loader(split(9), 2, True, False, np.random.default_rng(5))]
+    b = [y.tolist() for _, y, _ in Loader(split(9), 2, True, False, np.random.default_rng(5))]
     assert a == b
 
 

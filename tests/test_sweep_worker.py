@@ -96,7 +96,7 @@ def test_a_config_error_comes_back_failed_with_its_message_and_no_files(worker_t
 
 
 def test_a_bug_comes_back_failed_with_its_traceback_and_the_files_so_far(worker_tmp, monkeypatch):
-    def broken(self, x, y, totals, diagnose=False):
+    def broken(self, x, y, totals, diagnose=False, weight=None):
         raise ZeroDivisionError("a bug in the step")
 
     monkeypatch.setattr(Trainer, "train_step", broken)

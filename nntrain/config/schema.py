@@ -8,17 +8,16 @@ Nothing downstream re-checks or re-defaults a value.
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import Field, PositiveFloat, PrivateAttr, model_serializer, model_validator
+from pydantic import BeforeValidator, Field, NonNegativeFloat, PositiveFloat, PrivateAttr, model_serializer, model_validator
 
 from ..errors import ConfigError
-from ..nn.losses import classifies
-from ..nn.metrics import METRICS
+from ..nn.losses import loss_class
+from ..nn.metrics import CLASSES, BINARY, task_of
 from ..nn.model import MAX_UNITS
 from .layers import LayerSpec
 from .losses import LossConfig
+from .metrics import MetricConfig
 from .section import Section, dotted, inconsistent
-
-MetricName = Literal[tuple(METRICS)]
 
 # libyaml's safe loader and dumper where PyYAML has them: the same documents, several times faster
 # (a sweep writes and reads a config per run).
@@ -60,11 +59,20 @@ class SplitConfig(Section):
 
     val: float = Field(0.0, ge=0, lt=1, description="share for validation, logged every epoch as val_*")
     test: float = Field(0.0, ge=0, lt=1, description="share for the final test (nntrain eval --split test)")
+    folds: int | None = Field(None, ge=2, le=1000, description="cross-validation (nntrain cv sets it): the number of folds")
+    fold: int | None = Field(None, ge=0, description="cross-validation: the fold (0-based) held out as the test split")
 
     @model_validator(mode="after")
     def _leaves_training_data(self):
         if self.val + self.test >= 1:
             raise inconsistent(("val",), f"val + test = {self.val + self.test:g} leaves no training data; keep it below 1")
+        if (self.folds is None) != (self.fold is None):
+            raise inconsistent(("fold" if self.fold is None else "folds",), "folds and fold are set together (nntrain cv sets both)")
+        if self.folds is not None:
+            if self.fold >= self.folds:
+                raise inconsistent(("fold",), f"fold {self.fold} of {self.folds} folds: expected 0 to {self.folds - 1}")
+            if self.test:
+                raise inconsistent(("test",), "with folds, the held-out fold is the test split; set test to 0")
         return self
 
 
@@ -98,7 +106,8 @@ class DataConfig(Section):
     source: DataSource = Field("xor", description="a built-in set, a file kind, or sklearn:<name>")
     path: str | None = Field(None, description="csv / tsv / parquet / npz / npy: the file, relative to the config's folder")
     target: str | list[str] | None = Field(None, description="tables: the target column (a list: regression targets)")
-    features: list[str] | None = Field(None, description="tables: the feature columns; default: all but the target")
+    features: list[str] | None = Field(None, description="tables: the feature columns; default: all but the target (and weight)")
+    weight: str | None = Field(None, description="tables: a column of per-row weights (>= 0) for the loss")
     columns: dict[str, ColumnConfig] | None = Field(None, description="tables: per column its type (number, category, boolean, ignore)")
     missing: MissingPolicy = Field("mean", description="tables: a missing number takes the training mean or median; or drop the row, or stop")
     na_values: list[str] = Field(default_factory=list, description="tables: more spellings of a missing cell, e.g. ['?']")
@@ -140,7 +149,7 @@ class DataConfig(Section):
 
 # The keys of `data` that only some sources take: key -> (those sources, the key's default).
 SOURCE_KEYS = {
-    **{key: (TABLE_SOURCES, None) for key in ("target", "features", "columns", "max_categories")},
+    **{key: (TABLE_SOURCES, None) for key in ("target", "features", "weight", "columns", "max_categories")},
     "missing": (TABLE_SOURCES, "mean"),
     "na_values": (TABLE_SOURCES, []),
     "decimal": (("csv", "tsv"), "."),
@@ -245,6 +254,11 @@ class EarlyStoppingConfig(Section):
     restore_best: bool = Field(True, description="end with the weights of the best epoch")
 
 
+def _named_classes(value):
+    """``{0: 1, 1: 10}`` as ``{"0": 1, "1": 10}``: classes are named by strings, as data.json has them."""
+    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+
 class TrainingConfig(Section):
     """The training loop. Each step: gradients of loss + penalties -> clip_value -> clip_norm -> update."""
 
@@ -257,6 +271,9 @@ class TrainingConfig(Section):
         None, gt=0, description="epochs between checkpoints; default: at most one a minute"
     )
     diagnostics: bool = Field(True, description="per-layer gradient/weight/activation statistics per epoch")
+    class_weight: Literal["balanced"] | Annotated[dict[str, NonNegativeFloat], BeforeValidator(_named_classes)] | None = Field(
+        None, description="classifiers: weigh the loss per class: balanced (n / (classes * rows of the class)) or {class: weight}"
+    )
 
 
 class SweepConfig(Section):
@@ -277,7 +294,7 @@ class ExperimentConfig(Section):
     loss: LossConfig = Field(description="a loss name, or {name: <loss>, <its constructor's arguments>}")
     optimizer: OptimizerConfig = Field(default_factory=lambda: AdamConfig(name="adam"))
     training: TrainingConfig = Field(default_factory=TrainingConfig)
-    metrics: list[MetricName] = Field(default_factory=list)
+    metrics: list[MetricConfig] = Field(default_factory=list, description="names, or {name: f1, average: weighted}, {name: top_k_accuracy, k: 3}")
     sweep: SweepConfig | None = Field(None, description="the grid `nntrain sweep` runs; ignored by fit")
 
     # Where the config came from, for error messages: set by load_config, never saved.
@@ -291,10 +308,35 @@ class ExperimentConfig(Section):
                 ("model", "layers", last, "keep_prob"),
                 "dropout on the output layer would drop predictions; use keep_prob on hidden layers",
             )
+        task, n_classes = self.task, self.n_classes or self.model.layers[last].units
+        weighs = self.training.class_weight is not None or self.data.weight is not None
+        columns = {}
         for i, metric in enumerate(self.metrics):
-            if METRICS[metric].classification and not classifies(self.loss):
-                raise inconsistent(("metrics", i), f"{metric!r} needs a classification loss, not {self.loss.name!r}")
+            problem = metric.problem(task, n_classes, self.loss.name)
+            if problem:
+                raise inconsistent(("metrics", i), problem)
+            if metric.weighted and not weighs:
+                raise inconsistent(("metrics", i, "weighted"), "no weights to weigh by: set training.class_weight or data.weight")
+            key = metric.build(task, [""] * n_classes).key
+            if key in columns:
+                raise inconsistent(("metrics", i), f"{key} is listed twice (also metrics.{columns[key]})")
+            columns[key] = i
+        if self.training.class_weight is not None and task not in (CLASSES, BINARY):
+            raise inconsistent(
+                ("training", "class_weight"), "class weights need one class per example (softmax classes, or one sigmoid unit)"
+            )
         return self
+
+    @property
+    def n_classes(self):
+        """A classifier's number of classes (a binary one's: 2), else None."""
+        task = self.task
+        return 2 if task == BINARY else self.model.layers[-1].units if task == CLASSES else None
+
+    @property
+    def task(self):
+        """What the network's outputs are: ``nntrain.nn.metrics``' CLASSES, BINARY, MULTILABEL or REGRESSION."""
+        return task_of(loss_class(self.loss).targets, self.model.layers[-1].units)
 
     def error(self, loc, message):
         """A ConfigError about the field at ``loc`` (a tuple path), with the file and line where known."""

@@ -28,10 +28,29 @@ def table_file(config, classes=None):
     features = _features(table, d, targets, _ignored(d))
     table, dropped = _complete_rows(table, config, features, targets)
     x = table.select(features)
+    weight = row_weights(table, d.weight) if d.weight is not None else None
     if _classifies(config):
         y, names = class_labels(table, targets[0], classes)
-        return Table(x, y, features, targets, names, labels=True, origin=table.origin, dropped=dropped)
-    return Table(x, _target_values(table, targets), features, targets, origin=table.origin, dropped=dropped)
+        return Table(x, y, features, targets, names, labels=True, origin=table.origin, dropped=dropped, weight=weight)
+    return Table(x, _target_values(table, targets), features, targets, origin=table.origin, dropped=dropped, weight=weight)
+
+
+def row_weights(table, name):
+    """The weight column ``name`` as float64 (n,): numbers >= 0, none missing, not all 0."""
+    column = table[name]
+    if column.kind == "text":  # some cell is not a number: name the first
+        words = [k for k, level in enumerate(column.levels) if not _is_number(level)]
+        row = int(np.flatnonzero(np.isin(column.codes, words))[0])
+        raise DataError(f"{table.where(row, name)}: data.weight: expected numbers, got {column.levels[column.codes[row]]!r}")
+    w = np.asarray(column.values, dtype=np.float64)
+    bad = np.flatnonzero(~(w >= 0) | ~np.isfinite(w))  # NaN (missing), negative, infinite
+    if len(bad):
+        row = int(bad[0])
+        what = "missing value" if np.isnan(w[row]) else f"{w[row]:g}"
+        raise DataError(f"{table.where(row, name)}: data.weight: {what}; weights must be numbers >= 0")
+    if not w.any():
+        raise DataError(f"{table.origin}: data.weight: every weight in {name!r} is 0")
+    return w
 
 
 def read_config_table(config, exclude=None):
@@ -67,17 +86,25 @@ def _features(table, d, targets, ignored):
         if column not in names:
             raise DataError(f"{origin}: data.columns names {column!r}, which is not a column; the columns are: {', '.join(names)}")
     _require(origin, names, targets, "target")
+    weight = [d.weight] if d.weight is not None else []
+    _require(origin, names, weight, "weight")
     if d.features is None:
-        features = [c for c in names if c not in targets and c not in ignored]
+        features = [c for c in names if c not in targets and c not in ignored and c not in weight]
     else:
         _require(origin, names, d.features, "feature")
         features = list(d.features)
-        both = [c for c in features if c in targets]
-        if both:
-            raise DataError(f"{origin}: column {both[0]!r} is both a feature and the target")
+    _one_role(origin, features, targets, weight)
     if not features:
         raise DataError(f"{origin}: no feature columns; the only columns are the target's ({', '.join(targets)})")
     return features
+
+
+def _one_role(origin, features, targets, weight):
+    """DataError for a column that is a feature and the target or the weight, or both of those."""
+    for roles, (a, b) in (("a feature and the target", (features, targets)), ("a feature and the weight", (features, weight)), ("the target and the weight", (targets, weight))):
+        both = [c for c in a if c in b]
+        if both:
+            raise DataError(f"{origin}: column {both[0]!r} is both {roles}")
 
 
 def _require(origin, names, columns, what):
@@ -113,6 +140,14 @@ def _complete_rows(table, config, features, targets):
                 stacklevel=3,
             )
     return (table if keep.all() else table.take(keep)), {name: n for name, n in dropped.items() if n}
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _counts(dropped):

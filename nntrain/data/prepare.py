@@ -32,10 +32,12 @@ from .targets import class_count, prepare_targets, stratify_labels
 
 @dataclass
 class Split:
-    """x: (n, features) rows (an array, or ``Rows`` for memory-mapped data); y: (n,) labels or (n, outputs)."""
+    """x: (n, features) rows (an array, or ``Rows`` for memory-mapped data); y: (n,) labels or (n, outputs);
+    w: the rows' weights in the loss (n,) float64 -- class weights times a table's data.weight -- or None."""
 
     x: np.ndarray
     y: np.ndarray
+    w: np.ndarray | None = None
 
     def __len__(self):
         return len(self.x)
@@ -52,7 +54,7 @@ class Dataset:
     train: Split
     splits: dict = field(default_factory=dict)  # name -> Split, including "train"
     meta: dict = field(default_factory=dict)
-    rows: dict = field(default_factory=dict)  # a table's: split name -> the file's data rows it holds (0-based)
+    rows: dict = field(default_factory=dict)  # split name -> the data's rows it holds (0-based; a table's: its file's data rows)
     dropped: dict = field(default_factory=dict)  # a table's rows left out: column -> rows without a value
 
     @property
@@ -74,16 +76,11 @@ def load_data(config, rng, meta=None, split=None):
     meta = meta or {}
     table = load_table(config, rng, classes=meta.get("classes"))
     parts = _fitted_parts(table, config)
-    for name, share in (("val", d.split.val), ("test", d.split.test)):
-        if share and name in table.parts:
-            raise config.error(
-                ("data", "split", name),
-                f"{table.origin} has its own {name} split (x_{name}, y_{name}); remove data.split.{name}",
-            )
-    parts = _split(parts, config, rng)
+    parts, index = _split(parts, config, rng, table.classes)
     if split in parts:  # (a split the data lacks: all are kept, for the message that lists them)
         parts = {name: part for name, part in parts.items() if name in ("train", split)}
     parts, encoding, rows, standardized = _encoded(parts, table, config, meta)
+    rows = rows or {name: index[name] for name in parts if name in index}
     n_train, n_features = len(parts["train"][0]), parts["train"][0].shape[1]
     _check_batches(config, n_train)
     meta_out = _names(table, n_features)
@@ -94,14 +91,28 @@ def load_data(config, rng, meta=None, split=None):
         meta_out["standardize"] = standardized
     elif d.standardize:
         scale, meta_out["standardize"] = _standardization(parts, meta.get("standardize"), table.origin, n_features)
+    weights, class_weight = _weights(parts, index, table, config, meta)
+    if class_weight is not None:
+        meta_out["class_weight"] = class_weight
     if _scales_targets(config, meta):
         parts, meta_out["target_scale"] = _scaled_targets(parts, meta.get("target_scale"))
-    splits = {name: Split(standardize(x, scale, config.dtype), _in_dtype(y, config.dtype)) for name, (x, y) in parts.items()}
+    splits = {
+        name: Split(standardize(x, scale, config.dtype), _in_dtype(y, config.dtype), weights.get(name))
+        for name, (x, y) in parts.items()
+    }
     return Dataset(train=splits["train"], splits=splits, meta=meta_out, rows=rows, dropped=table.dropped)
 
 
 def _fitted_parts(table, config):
     """The table's parts ({"train": (x, y), and a file's own "val" / "test"}) with targets in the loss's form."""
+    for name, share in (("val", config.data.split.val), ("test", config.data.split.test)):
+        if share and name in table.parts:
+            raise config.error(
+                ("data", "split", name),
+                f"{table.origin} has its own {name} split (x_{name}, y_{name}); remove data.split.{name}",
+            )
+    if config.data.split.folds is not None and table.parts:
+        raise config.error(("data", "split", "folds"), f"{table.origin} has its own held-out splits; cross-validation needs one set of examples")
     parts = {"train": (table.x, table.y), **table.parts}
     n_classes = class_count(table, parts, config)
     # Memory-mapped x stays in its file: Rows read it batch by batch.
@@ -143,14 +154,24 @@ def _encoded(parts, table, config, meta):
     return {name: encoded[name] for name in parts}, encoding, rows, scaler and scaler.to_json()
 
 
-def _split(parts, config, rng):
-    """``parts`` with the config's val and test shares drawn from the training part (seeded, stratified)."""
+def _split(parts, config, rng, classes=None):
+    """(``parts`` with the config's val and test shares -- or its fold as the test split -- drawn from
+    the training part (seeded, stratified), {part: its rows of the training part}: the parts drawn
+    from it, and "train" itself)."""
     d = config.data
     x, y = parts["train"]
-    held_out = split_indices(len(x), {"val": d.split.val, "test": d.split.test}, stratify_labels(y, config), rng)
-    if not held_out:
-        return parts
+    labels = stratify_labels(y, config)
+    held_out = {}
+    if d.split.folds is not None:
+        _check_folds(config, len(x), labels, classes)
+        held_out["test"] = fold_indices(len(x), d.split.folds, d.split.fold, labels, rng)
+    shares = {"val": d.split.val, "test": d.split.test}
+    rest = _complement(len(x), held_out.values())
+    drawn = split_indices(len(rest), shares, None if labels is None else labels[rest], rng)
+    held_out.update({name: rest[idx] for name, idx in drawn.items()})
     train_index = _complement(len(x), held_out.values())
+    if not held_out:
+        return parts, {"train": train_index}
     if len(train_index) == 0:
         raise config.error(
             ("data", "split"),
@@ -158,7 +179,51 @@ def _split(parts, config, rng):
         )
     parts = {**parts, "train": (_take(x, train_index), y[train_index])}
     parts.update({name: (_take(x, idx), y[idx]) for name, idx in held_out.items()})
-    return parts
+    return parts, {"train": train_index, **held_out}
+
+
+def _weights(parts, index, table, config, meta):
+    """({part: its rows' weights (n,) float64}, the class weights as data.json keeps them or None):
+    each row's class weight (``training.class_weight``; ``balanced`` from the training split, or as
+    a run's data.json says) times its data.weight. A part the data has itself (a file's own val
+    split) has no data.weight and takes the class weights alone. ({}, None) for a run without weights."""
+    if config.training.class_weight is None and table.weight is None:
+        return {}, None
+    labels = {name: stratify_labels(y, config) for name, (_, y) in parts.items()}
+    class_weight = meta.get("class_weight") or _class_weights(config, labels["train"], table.classes)
+    weights = {}
+    for name in parts:
+        w = np.ones(len(labels[name]) if labels[name] is not None else len(parts[name][1]))
+        if class_weight is not None:
+            w = np.asarray(class_weight, dtype=np.float64)[labels[name]]
+        if table.weight is not None and name in index:
+            w = w * table.weight[index[name]]
+        weights[name] = w
+    return weights, class_weight
+
+
+def _class_weights(config, labels, classes):
+    """The weight of each class (a list, label k's at k), or None without ``training.class_weight``.
+
+    ``balanced``: n / (K n_k) for the K classes of the training split (scikit-learn's), 1 for a class
+    it lacks; a mapping: the weight of each class named, 1 for the others."""
+    setting = config.training.class_weight
+    if setting is None:
+        return None
+    n_classes = config.n_classes
+    if setting == "balanced":
+        counts = np.bincount(labels, minlength=n_classes)
+        present = counts > 0
+        weights = np.ones(n_classes)
+        weights[present] = len(labels) / (present.sum() * counts[present])
+        return weights.tolist()
+    names = list(classes) if classes else [str(k) for k in range(n_classes)]
+    unknown = [c for c in setting if c not in names]
+    if unknown:
+        raise config.error(
+            ("training", "class_weight", unknown[0]), f"no class {unknown[0]!r}; the classes are: {', '.join(names)}"
+        )
+    return [float(setting.get(name, 1.0)) for name in names]
 
 
 def _in_dtype(y, dtype):
@@ -231,6 +296,32 @@ def split_indices(n, shares, labels, rng):
     return out
 
 
+def fold_indices(n, folds, fold, labels, rng):
+    """Sorted row indices of fold ``fold`` (0-based) of ``folds``: the rows, permuted from ``rng`` (per
+    class, with ``labels``), are dealt to the folds in turn, class after class, so that every fold
+    has its share of every class (stratified) and the folds' sizes differ by at most one."""
+    groups = [np.arange(n)] if labels is None else [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    order = np.concatenate([rng.permutation(g) for g in groups])
+    return np.sort(order[fold::folds])
+
+
+def _check_folds(config, n, labels, classes):
+    """ConfigError for more folds than examples, or (stratified) than the smallest class has."""
+    folds = config.data.split.folds
+    if n < folds:
+        raise config.error(("data", "split", "folds"), f"{folds} folds of {n} examples: at most {n} folds")
+    if labels is None:
+        return
+    sizes = np.bincount(labels, minlength=config.n_classes)
+    smallest = int(np.argmin(sizes))
+    if sizes[smallest] < folds:
+        name = classes[smallest] if classes else str(smallest)
+        raise config.error(
+            ("data", "split", "folds"),
+            f"{folds} folds need at least {folds} examples of every class; class {name!r} has {sizes[smallest]}",
+        )
+
+
 def _allocate(total, available):
     """Integer counts per group, summing to min(total, sum(available)), in proportion to ``available``."""
     total = min(total, int(available.sum()))
@@ -261,7 +352,7 @@ def _take(x, index):
 
 
 class Loader:
-    """Batches of (x, y) rows for one pass over a split.
+    """Batches of (x, y, w) rows for one pass over a split (w: the rows' weights, or None).
 
     Each epoch draws a new permutation of the row indices from the run's generator (when ``shuffle``)
     and gathers each batch with one fancy-index; without shuffling, in-memory batches are views. The
@@ -275,7 +366,7 @@ class Loader:
     """
 
     def __init__(self, split, batch_size, shuffle, drop_last, rng):
-        self.x, self.y = split.x, split.y
+        self.x, self.y, self.w = split.x, split.y, split.w
         self.batch_size, self.shuffle, self.drop_last, self.rng = batch_size, shuffle, drop_last, rng
 
     def __len__(self):
@@ -287,9 +378,9 @@ class Loader:
         stop = n - n % b if self.drop_last else n
         if not self.shuffle:
             for i in range(0, stop, b):
-                yield self.x[i : i + b], self.y[i : i + b]
+                yield self.x[i : i + b], self.y[i : i + b], None if self.w is None else self.w[i : i + b]
             return
         order = self.rng.permutation(n)
         for i in range(0, stop, b):
             idx = order[i : i + b]
-            yield self.x[idx], self.y[idx]
+            yield self.x[idx], self.y[idx], None if self.w is None else self.w[idx]

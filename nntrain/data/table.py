@@ -33,6 +33,7 @@ class Table:
     parts: dict = field(default_factory=dict)  # "val" / "test" -> (x, y)
     origin: str = ""  # how messages name the data: a file, or the built-in set
     dropped: dict = field(default_factory=dict)  # a table's rows left out: column -> rows without a value in it
+    weight: np.ndarray | None = None  # a table's data.weight column: a weight >= 0 per row (n,)
 
 
 DEFAULT_TARGETS = ["y"]

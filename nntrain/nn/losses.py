@@ -91,6 +91,30 @@ class Loss(Buffered):
     def _grad_buffer(self):
         return self._buffer("grad", self.prediction.shape, self.prediction.dtype)
 
+    def forward(self, out, y, weight=None):
+        """The loss of outputs ``out`` on targets ``y``: the mean over the batch, or with ``weight``
+        (n,) the weighted mean of the rows' losses, sum(w_i l_i) / sum(w_i) (a row's loss is its mean
+        over the units)."""
+        value = self._forward(out, y)
+        if weight is None:
+            self._weights = None
+            return value
+        total = float(weight.sum())
+        # w_i n / sum(w): the factor by which row i's share of the plain mean becomes its weighted share.
+        self._weights = weight * (len(weight) / total) if total > 0 else np.zeros_like(weight)
+        return float(np.dot(self._weights, self._rows(y))) / len(weight)
+
+    def backward(self):
+        """The gradient with respect to the output of the last ``forward``."""
+        grad = self._backward()
+        if self._weights is not None:
+            grad *= self._weights.astype(grad.dtype)[:, None]
+        return grad
+
+    def _rows(self, y):
+        """Each row's loss (n,), float64, from what the last ``_forward`` kept."""
+        raise NotImplementedError
+
 
 class Regression(Loss):
     """Base of the losses of a difference d = a - y (kept in a buffer for ``backward``)."""
@@ -107,26 +131,32 @@ class Regression(Loss):
 class MeanSquaredError(Regression):
     """L = mean((a - y)^2)."""
 
-    def forward(self, a, y):
+    def _forward(self, a, y):
         d = self._difference(a, y)
         return float(np.vdot(d, d)) / d.size
 
-    def backward(self):
+    def _backward(self):
         return np.multiply(self._diff, 2.0 / self._diff.size, out=self._grad_buffer())
+
+    def _rows(self, y):
+        return np.mean(np.square(self._diff, dtype=np.float64), axis=1)
 
 
 class MeanAbsoluteError(Regression):
     """L = mean(|a - y|); its gradient at a = y is taken as 0 (sign(0), as PyTorch's L1 loss)."""
 
-    def forward(self, a, y):
+    def _forward(self, a, y):
         d = self._difference(a, y)
         absolute = np.abs(d, out=self._buffer("abs", a.shape, a.dtype))
         return float(absolute.sum(dtype=np.float64)) / d.size
 
-    def backward(self):
+    def _backward(self):
         grad = np.sign(self._diff, out=self._grad_buffer())
         grad *= 1.0 / self._diff.size
         return grad
+
+    def _rows(self, y):
+        return np.mean(np.abs(self._diff), axis=1, dtype=np.float64)
 
 
 class Huber(Regression):
@@ -143,13 +173,17 @@ class Huber(Regression):
         self._check(delta=delta)
         self.delta = delta
 
-    def forward(self, a, y):
+    def _forward(self, a, y):
         d = self._difference(a, y)
         self._clipped = c = np.clip(d, -self.delta, self.delta, out=self._buffer("clipped", a.shape, a.dtype))
         return (float(np.vdot(c, d)) - 0.5 * float(np.vdot(c, c))) / d.size
 
-    def backward(self):
+    def _backward(self):
         return np.multiply(self._clipped, 1.0 / self._clipped.size, out=self._grad_buffer())
+
+    def _rows(self, y):
+        c, d = self._clipped.astype(np.float64), self._diff.astype(np.float64)
+        return np.mean(c * (d - c / 2), axis=1)
 
 
 class Classification(Loss):
@@ -169,12 +203,13 @@ class BinaryCrossentropy(Classification):
     targets = BINARY
     activation = "sigmoid"
 
-    def forward(self, out, y):
+    def _forward(self, out, y):
         self._y = y
         if not self.from_logits:
             self.prediction = out
             p = np.clip(out, EPS, 1 - EPS)
-            return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+            self._losses = -(y * np.log(p) + (1 - y) * np.log1p(-p))
+            return float(np.mean(self._losses))
         z = out
         # With t = log(1 + e^-|z|) (never overflows): -(y log p + (1-y) log(1-p)) = (max(z, 0) - y z) + t
         # and p = e^(min(z, 0) - t). The bracket is exactly 0 for a confident right answer, so even in
@@ -189,9 +224,10 @@ class BinaryCrossentropy(Classification):
         losses = np.maximum(z, 0, out=self._buffer("losses", z.shape, z.dtype))
         losses -= np.multiply(z, y, out=self._buffer("yz", z.shape, z.dtype))
         losses += t
+        self._losses = losses
         return float(losses.sum(dtype=np.float64)) / z.size
 
-    def backward(self):
+    def _backward(self):
         p, y = self.prediction, self._y
         if self.from_logits:
             grad = np.subtract(p, y, out=self._grad_buffer())
@@ -201,6 +237,9 @@ class BinaryCrossentropy(Classification):
         # d/dp of the clipped loss: zero where the clip is active.
         inside = (p > EPS) & (p < 1 - EPS)
         return inside * (pc - y) / (pc * (1 - pc)) / p.size
+
+    def _rows(self, y):
+        return np.mean(self._losses, axis=1, dtype=np.float64)
 
 
 class CategoricalCrossentropy(Classification):
@@ -212,7 +251,7 @@ class CategoricalCrossentropy(Classification):
     targets = LABELS
     activation = "softmax"
 
-    def forward(self, out, y):
+    def _forward(self, out, y):
         n = out.shape[0]
         self._y = y
         self._labels = y.ndim == 1
@@ -228,18 +267,19 @@ class CategoricalCrossentropy(Classification):
         else:
             self.prediction = out
             log_p = np.log(np.clip(out, EPS, 1.0))
+        self._log_p = log_p
         if self._labels:
-            return float(-log_p[self._rows(n), y].sum()) / n
+            return float(-log_p[self._rows_index(n), y].sum()) / n
         return float(-np.vdot(y, log_p)) / n
 
-    def backward(self):
+    def _backward(self):
         p, y = self.prediction, self._y
         n = p.shape[0]
         if self.from_logits:
             grad = self._grad_buffer()
             if self._labels:
                 np.copyto(grad, p)
-                grad[self._rows(n), y] -= 1.0
+                grad[self._rows_index(n), y] -= 1.0
             else:
                 np.subtract(p, y, out=grad)
             grad *= 1.0 / n
@@ -250,7 +290,13 @@ class CategoricalCrossentropy(Classification):
             onehot[np.arange(n), y] = 1.0
         return -(onehot * (p >= EPS)) / np.clip(p, EPS, 1.0) / n
 
-    def _rows(self, n):
+    def _rows(self, y):
+        log_p = self._log_p.astype(np.float64)
+        if self._labels:
+            return -log_p[self._rows_index(len(y)), y]
+        return -np.sum(y * log_p, axis=1)
+
+    def _rows_index(self, n):
         """0, 1, ..., n-1: with the labels, the index of each row's true class."""
         rows = getattr(self, "_arange", None)
         if rows is None or len(rows) != n:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NNTrainError, RunError
-from ..nn.metrics import METRICS, higher_is_better
+from ..nn.metrics import higher_is_better, metric_of
 from .catalog import find_runs, load_run
 from .store import SUMMARY
 
@@ -39,8 +39,9 @@ def default_metric(runs):
     """
     logged = [set(run.columns) for run in runs if run.columns]
     order = logged_metrics(runs)
-    metrics = [c for c in order if c in METRICS]
-    candidates = [f"val_{m}" for m in metrics] + ["val_loss"] + metrics + ["loss"]
+    metrics = [c for c in order if metric_of(c) is not None]
+    held_out = [c for c in metrics if c.startswith("val_")]
+    candidates = held_out + ["val_loss"] + [c for c in metrics if c not in held_out] + ["loss"]
     by_every_run = [name for name in candidates if all(name in columns for columns in logged)]
     by_any_run = [name for name in candidates if name in order]
     return next(iter(by_every_run + by_any_run + order), "loss")

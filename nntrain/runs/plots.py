@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NNTrainError
-from ..nn.metrics import METRICS
+from ..nn.metrics import metric_of
 
 DPI = 100
 PANEL = (480, 360)  # pixels (width, height)
@@ -53,7 +53,7 @@ def curve_panels(columns):
 
     A quantity's columns are its training column and its ``val_`` column, where logged.
     """
-    quantities = ["loss"] + [c.removeprefix("val_") for c in columns if c.removeprefix("val_") in METRICS]
+    quantities = ["loss"] + [c.removeprefix("val_") for c in columns if metric_of(c) is not None]
     panels = []
     for quantity in dict.fromkeys(quantities):
         present = [c for c in (quantity, f"val_{quantity}") if c in columns]

@@ -116,7 +116,7 @@ def _are_totals(totals):
     if not isinstance(totals, dict) or not isinstance(totals.get("sums"), dict):
         return False
     return (
-        all(_is_number(v) for v in totals["sums"].values())
+        all(array_shape(v) is not None for v in totals["sums"].values())
         and _is_uint(totals.get("seen"), 63)
         and totals["seen"] > 0
         and _is_uint(totals.get("clipped"), 63)
@@ -140,3 +140,16 @@ def _is_uint(value, bits):
 
 def _is_number(value):
     return type(value) in (int, float)
+
+
+def array_shape(value, depth=2):
+    """The shape of a number, or of a list (of lists, ``depth`` levels) of numbers -- a loss's or a
+    metric's sums as JSON holds them --; None for anything else (ragged lists included)."""
+    if _is_number(value):
+        return ()
+    if not isinstance(value, list) or depth == 0:
+        return None
+    shapes = {array_shape(v, depth - 1) for v in value}
+    if None in shapes or len(shapes) > 1:
+        return None
+    return (len(value), *(shapes.pop() if shapes else ()))

@@ -32,7 +32,7 @@ from ..runs.store import (
 )
 from .callbacks import EarlyStopping
 from ..nn.model import arrays_problem
-from .checkpoint import CHECKPOINT, optimizer_problem, remove_checkpoint, save_checkpoint
+from .checkpoint import CHECKPOINT, array_shape, optimizer_problem, remove_checkpoint, save_checkpoint
 from .diagnostics import advice
 from .trainer import EpochTotals, held_out
 
@@ -180,8 +180,8 @@ class Session:
         step = first_step - 1
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                for step, (x, y) in enumerate(batches, start=first_step):
-                    row = trainer.train_step(x, y, totals, diagnose=diagnose and step == last)
+                for step, (x, y, w) in enumerate(batches, start=first_step):
+                    row = trainer.train_step(x, y, totals, diagnose=diagnose and step == last, weight=w)
                     if row is not None:
                         self.diagnostics.append({"epoch": epoch + 1, **row})
                     if on_step is not None:
@@ -290,7 +290,7 @@ class Session:
         epoch, step = state["epoch"], state["step"]
         if not (0 <= epoch <= self.config.training.epochs and 0 <= step <= len(self.loader)):
             return f"epoch {epoch}, step {step} out of range"
-        if step and set(state["totals"]["sums"]) != set(self.trainer.new_totals().sums):
+        if step and _shapes(state["totals"]["sums"]) != _shapes(self.trainer.new_totals().to_json()["sums"]):
             return f"totals: sums of {', '.join(state['totals']['sums'])}, not of the run's loss and metrics"
         model = self.trainer.model
         problem = optimizer_problem(groups["optimizer"], self.trainer.optimizer, [model.flat_params])
@@ -350,3 +350,8 @@ class Session:
             remove_checkpoint(self.path)
             summary.pop("checkpoint", None)
             write_json(self.path / SUMMARY, summary)
+
+
+def _shapes(sums):
+    """{name: shape} of an epoch's sums (as JSON has them): what a checkpoint's must match."""
+    return {name: array_shape(value) for name, value in sums.items()}

@@ -11,42 +11,32 @@ import warnings
 
 import numpy as np
 
-from ..data.prepare import load_data
+from ..data.prepare import Loader, load_data
 from .diagnostics import Diagnostics
 from ..errors import Diverged, NNTrainWarning
 from ..nn.losses import pairing_warning
-from ..nn.metrics import METRICS
+from ..nn.metrics import BINARY, REGRESSION
 from ..nn.model import build_model, input_width
 from ..nn.optimizers import clip_by_global_norm, clip_by_value, make_optimizer
 from ..nn.schedules import learning_rate
 
 
 class EpochTotals:
-    """Batch-size-weighted sums of one epoch's data loss, penalty and metrics, so far."""
+    """One epoch's sums so far: batch-size-weighted data loss and penalty, each additive metric's
+    stats (``nntrain.nn.metrics``), examples seen and steps clipped."""
 
-    def __init__(self, metric_names):
-        self.sums = dict.fromkeys(["data_loss", "penalty", *metric_names], 0.0)
+    def __init__(self, metrics):
+        self.sums = {"data_loss": 0.0, "penalty": 0.0, **{m.key: m.zeros() for m in metrics}}
         self.seen = self.clipped = 0
 
-    def logs(self, penalised, clipping):
-        """The epoch's means: loss (data loss + penalty), [data_loss, penalty], metrics, [clipped_steps]."""
-        means = {k: v / self.seen for k, v in self.sums.items()}
-        data_loss, penalty = means.pop("data_loss"), means.pop("penalty")
-        logs = {"loss": data_loss + penalty}
-        if penalised:
-            logs.update(data_loss=data_loss, penalty=penalty)
-        logs.update(means)
-        if clipping:
-            logs["clipped_steps"] = self.clipped
-        return logs
-
     def to_json(self):
-        return {"sums": self.sums, "seen": self.seen, "clipped": self.clipped}
+        sums = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in self.sums.items()}
+        return {"sums": sums, "seen": self.seen, "clipped": self.clipped}
 
     @classmethod
     def from_json(cls, state):
         totals = cls([])
-        totals.sums = {str(k): float(v) for k, v in state["sums"].items()}
+        totals.sums = {str(k): np.asarray(v, np.float64) if isinstance(v, list) else float(v) for k, v in state["sums"].items()}
         totals.seen, totals.clipped = int(state["seen"]), int(state["clipped"])
         return totals
 
@@ -54,9 +44,10 @@ class EpochTotals:
 class Trainer:
     """The model, its loss and optimizer, and the training step that updates them."""
 
-    def __init__(self, config, model, target_scale=None):
+    def __init__(self, config, model, target_scale=None, classes=None):
         """``target_scale``: {mean, std} of regression targets trained in standard units (data.json's):
-        metrics are then computed in the targets' own units; the loss stays the trained one."""
+        metrics are then computed in the targets' own units; the loss stays the trained one.
+        ``classes``: the class names (data.json's), which per-class metrics are named after."""
         self.config = config
         self.model = model
         self.loss = config.loss.build(model.output_activation)
@@ -64,17 +55,28 @@ class Trainer:
         self.optimizer = make_optimizer(config.optimizer)
         self.clip_norm = config.training.clip_norm
         self.clip_value = config.training.clip_value
-        self.metrics = {name: _in_units(METRICS[name].fn, target_scale) for name in config.metrics}
+        self.metrics = [m.build(config.task, metric_names(config, model.outputs, classes)) for m in config.metrics]
+        self.additive = [m for m in self.metrics if not m.ranking]  # logged for training too
+        self.in_units = _in_units(target_scale)
         self.diagnostics = Diagnostics(model) if config.training.diagnostics else None
 
     def new_totals(self):
-        return EpochTotals(self.metrics)
+        return EpochTotals(self.additive)
 
     def epoch_logs(self, totals, evaluations=None, lr=None):
         """An epoch's line of metrics.csv, without epoch and epoch_time_s: the training means in
-        ``totals``, each held-out split's loss and metrics (``evaluations``: split name -> the values
-        of ``evaluate``), and the learning rate if a schedule sets it (``lr``)."""
-        logs = totals.logs(self.model.has_penalty, self.clip_norm is not None or self.clip_value is not None)
+        ``totals`` -- loss (data loss + penalty), [data_loss, penalty], metrics, [clipped_steps] --,
+        each held-out split's loss and metrics (``evaluations``: split name -> the values of
+        ``evaluate``), and the learning rate if a schedule sets it (``lr``)."""
+        sums, seen = totals.sums, totals.seen
+        data_loss, penalty = sums["data_loss"] / seen, sums["penalty"] / seen
+        logs = {"loss": data_loss + penalty}
+        if self.model.has_penalty:
+            logs.update(data_loss=data_loss, penalty=penalty)
+        for metric in self.additive:
+            logs.update(metric.result(sums[metric.key]))
+        if self.clip_norm is not None or self.clip_value is not None:
+            logs["clipped_steps"] = totals.clipped
         for split, values in (evaluations or {}).items():
             logs.update({f"{split}_{name}": v for name, v in values.items()})
         if lr is not None:
@@ -82,13 +84,16 @@ class Trainer:
         return logs
 
     def logged_columns(self, data):
-        """The columns of ``epoch_logs`` in a run on ``data``, known before it trains: those of an
-        epoch's logs made of zeros."""
-        totals = self.new_totals()
-        totals.seen = 1
-        evaluations = {split: _scores(self.metrics) for split in held_out(data)}
-        lr = 0.0 if self.config.training.schedule is not None else None
-        return list(self.epoch_logs(totals, evaluations, lr))
+        """The columns of ``epoch_logs`` in a run on ``data``, known before it trains."""
+        columns = ["loss"] + (["data_loss", "penalty"] if self.model.has_penalty else [])
+        columns += [c for m in self.additive for c in m.columns]
+        if self.clip_norm is not None or self.clip_value is not None:
+            columns.append("clipped_steps")
+        for split in held_out(data):
+            columns += [f"{split}_{c}" for c in ["loss", *(c for m in self.metrics for c in m.columns)]]
+        if self.config.training.schedule is not None:
+            columns.append("lr")
+        return columns
 
     def set_epoch(self, epoch):
         """Set the learning rate of ``epoch`` (0-based) from the schedule; returns it."""
@@ -96,13 +101,14 @@ class Trainer:
         self.optimizer.lr = learning_rate(training.schedule, self.config.optimizer.lr, epoch, training.epochs)
         return self.optimizer.lr
 
-    def train_step(self, x, y, totals, diagnose=False):
-        """One step on a batch; adds to ``totals``; returns a diagnostics row if ``diagnose``."""
+    def train_step(self, x, y, totals, diagnose=False, weight=None):
+        """One step on a batch (``weight``: its rows' weights in the loss, or None); adds to
+        ``totals``; returns a diagnostics row if ``diagnose``."""
         model, loss, logits = self.model, self.loss, self.logits
         # One flat array each: the optimizer (and clipping) updates the whole network in a handful of
         # array operations instead of a handful per array -- bit for bit the same weights.
         params, grads = [model.flat_params], [model.flat_grads]
-        data_loss = loss.forward(model.forward(x, training=True, logits=logits), y)
+        data_loss = loss.forward(model.forward(x, training=True, logits=logits), y, weight)
         penalty = model.penalty() if model.has_penalty else 0.0
         if not math.isfinite(data_loss + penalty):
             raise Diverged
@@ -122,41 +128,63 @@ class Trainer:
         sums = totals.sums
         sums["data_loss"] += data_loss * n
         sums["penalty"] += penalty * n
-        for name, fn in self.metrics.items():
-            sums[name] += fn(loss.prediction, y) * n
+        if self.additive:
+            prediction, y = self.in_units(loss.prediction, y)
+            for metric in self.additive:
+                sums[metric.key] += metric.stats(prediction, y, weight if metric.weighted else None)
         return row
 
     def evaluate(self, split, batch_size=4096):
         """Loss and metrics of the current weights on a split, in inference mode."""
-        return evaluate(self.model, self.loss, self.metrics, split, batch_size)
+        return evaluate(self.model, self.loss, self.metrics, split, batch_size, self.in_units)
 
 
-def evaluate(model, loss, metrics, split, batch_size=4096):
-    """Loss (with penalties) and metrics on all rows of ``split``, in inference mode and batches."""
-    totals = _scores(metrics)
-    for i in range(0, len(split), batch_size):
-        x, y = split.x[i : i + batch_size], split.y[i : i + batch_size]
-        n = len(x)
+def evaluate(model, loss, metrics, split, batch_size=4096, in_units=None):
+    """Loss (with penalties; weighted by the split's weights where it has them) and metrics on all
+    rows of ``split``, in inference mode and batches. ``in_units``: (prediction, y) -> the same in
+    the targets' units, for the metrics."""
+    in_units = in_units or _in_units(None)
+    loss_sum = weights = 0.0
+    sums = {m.key: m.zeros() for m in metrics if not m.ranking}
+    ranked = [m for m in metrics if m.ranking]
+    outputs, targets = [], []
+    for x, y, w in Loader(split, batch_size, shuffle=False, drop_last=False, rng=None):
         out = model.forward(x, training=False, logits=loss.from_logits)
-        totals["loss"] += loss.forward(out, y) * n
-        for name, fn in metrics.items():
-            totals[name] += fn(loss.prediction, y) * n
-    logs = {k: v / len(split) for k, v in totals.items()}
-    logs["loss"] += model.penalty()
+        batch_weight = len(x) if w is None else float(w.sum())
+        loss_sum += loss.forward(out, y, w) * batch_weight
+        weights += batch_weight
+        prediction, y = in_units(loss.prediction, y)
+        for metric in metrics:
+            if not metric.ranking:
+                sums[metric.key] += metric.stats(prediction, y, w if metric.weighted else None)
+        if ranked:
+            outputs.append(np.array(prediction))  # a copy: the loss's buffer is reused by the next batch
+            targets.append(y)
+    logs = {"loss": loss_sum / weights + model.penalty()}
+    for metric in metrics:
+        if metric.ranking:
+            logs.update(metric.values(np.concatenate(outputs), np.concatenate(targets), split.w if metric.weighted else None))
+        else:
+            logs.update(metric.result(sums[metric.key]))
     return logs
 
 
-def _in_units(fn, target_scale):
-    """Metric ``fn`` on predictions and targets taken back from standard units to their own."""
+def metric_names(config, units, classes=None):
+    """What a run's metrics are named after: its class names (a binary classifier's two; default
+    0, 1, ...), or for regression its targets."""
+    task = config.task
+    if task == REGRESSION:
+        return [f"y{j + 1}" for j in range(units)] if units > 1 else ["y"]
+    n = 2 if task == BINARY else units
+    return list(classes) if classes and len(classes) == n else [str(k) for k in range(n)]
+
+
+def _in_units(target_scale):
+    """(prediction, y) -> (prediction, y) taken back from standard units to the targets' own."""
     if not target_scale:
-        return fn
+        return lambda prediction, y: (prediction, y)
     mean, std = (np.asarray(target_scale[k]) for k in ("mean", "std"))
-    return lambda prediction, y: fn(prediction * std + mean, y * std + mean)
-
-
-def _scores(metrics):
-    """The values ``evaluate`` gives, at zero."""
-    return dict.fromkeys(["loss", *metrics], 0.0)
+    return lambda prediction, y: (prediction * std + mean, y * std + mean)
 
 
 def held_out(data):
@@ -173,7 +201,7 @@ def prepare(config):
     data = load_data(config, rng)
     model = build_model(config, input_width(config, data.n_features), rng)
     _check_batches(config, len(data.train), model)
-    trainer = Trainer(config, model, data.meta.get("target_scale"))
+    trainer = Trainer(config, model, data.meta.get("target_scale"), data.meta.get("classes"))
     if config.training.early_stopping is not None:
         columns = trainer.logged_columns(data)
         monitor = config.training.early_stopping.monitor
