@@ -34,7 +34,7 @@ def test_fit_trains_xor_to_full_accuracy_and_plots_it(in_tmp):
     assert png_size("r/decision_boundary.png") == (560, 480)
     evaluation = run("eval", "r", "--json")
     assert evaluation.exit_code == 0
-    assert json.loads(evaluation.stdout)["accuracy"] == 1.0
+    assert json.loads(evaluation.stdout)["metrics"]["accuracy"] == 1.0
 
 
 def test_fit_seed_and_run_dir_options(in_tmp):
@@ -329,7 +329,7 @@ def test_ctrl_c_in_any_command_exits_130(xor_run, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("nntrain.runs.inference.evaluate_run", interrupted)
+    monkeypatch.setattr("nntrain.runs.judging.judge_run", interrupted)
     result = run("eval", xor_run)
     assert (result.exit_code, result.stderr, result.stdout) == (130, "interrupted\n", "")
 

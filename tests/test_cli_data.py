@@ -26,7 +26,7 @@ def test_eval_splits(iris_run):
     test = run("eval", iris_run, "--split", "test", "--json")
     assert test.exit_code == 0, test.output
     record = json.loads(test.stdout)
-    assert record["split"] == "test" and record["examples"] == 30 and record["accuracy"] >= 0.9
+    assert record["split"] == "test" and record["examples"] == 30 and record["metrics"]["accuracy"] >= 0.9
     table = run("eval", iris_run, "--split", "val")
     assert table.exit_code == 0 and table.stdout.startswith(f"{iris_run}: val split, 30 examples\n")
     assert "accuracy" in table.stdout
@@ -162,14 +162,14 @@ def test_digits_reaches_97_percent_on_its_test_split(in_tmp):
     result = run("fit", CONFIGS / "digits.yaml", "-q", "--run-dir", "digits")
     assert result.exit_code == 0, result.output
     test = json.loads(run("eval", "digits", "--split", "test", "--json").stdout)
-    assert test["examples"] == 360 and test["accuracy"] >= 0.97
+    assert test["examples"] == 360 and test["metrics"]["accuracy"] >= 0.97
 
 
 def test_the_residual_example_beats_the_mean_by_far_on_its_test_split(in_tmp):
     result = run("fit", CONFIGS / "diabetes_residual.yaml", "-q", "--run-dir", "dr", "--no-plots")
     assert result.exit_code == 0, result.output
     test = json.loads(run("eval", "dr", "--split", "test", "--json").stdout)
-    assert test["examples"] == 89 and test["mae"] < 40  # the mean predicts with an MAE of 66
+    assert test["examples"] == 89 and test["metrics"]["mae"] < 40  # the mean predicts with an MAE of 66
 
 
 # --------------------------------------------------------------------------------------------------
@@ -223,7 +223,7 @@ def test_a_regression_loss_end_to_end(in_tmp, loss):
     evaluated = run("eval", "r", "--split", "val", "--json")
     assert evaluated.exit_code == 0, evaluated.output
     record = json.loads(evaluated.stdout)
-    assert record["examples"] == 20 and record["mae"] == pytest.approx(float(last["val_mae"]), rel=1e-5)
+    assert record["examples"] == 20 and record["metrics"]["mae"] == pytest.approx(float(last["val_mae"]), rel=1e-5)
 
     Path("in.csv").write_text("a,b\n0.5,0.25\n-0.5,0.5\n")
     predicted = run("predict", "r", "in.csv")

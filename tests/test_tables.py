@@ -683,12 +683,12 @@ def test_predict_on_the_training_rows_reproduces_eval(classifier, monkeypatch):
     labelled = [r for r in out if r["species"]]
     assert record["examples"] == len(labelled) == 58
     accuracy = np.mean([r["predicted_species"] == r["species"] for r in labelled])
-    assert accuracy == pytest.approx(record["accuracy"], abs=1e-6)
+    assert accuracy == pytest.approx(record["metrics"]["accuracy"], abs=1e-6)
     p = np.array([[float(r[f"p_{c}"]) for c in ("Adelie", "Chinstrap", "Gentoo")] for r in labelled])
     np.testing.assert_allclose(p.sum(axis=1), 1, atol=1e-5)
     truth = np.array([("Adelie", "Chinstrap", "Gentoo").index(r["species"]) for r in labelled])
     loss = -np.mean(np.log(p[np.arange(len(p)), truth]))
-    assert loss == pytest.approx(record["loss"], rel=1e-4)
+    assert loss == pytest.approx(record["metrics"]["loss"], rel=1e-4)
     assert [r[k] for r in out[:3] for k in ("bill", "island", "sex", "tall")] == [c for r in rows[:3] for c in r[:4]]  # cells as they were
 
 
@@ -748,7 +748,7 @@ def test_regression_predictions_are_in_the_targets_units(in_tmp):
     out = predictions(run_cli("predict", "r", "m.csv"))
     predicted = np.array([float(r["predicted_mass"]) for r in out])
     assert np.abs(predicted.mean() - np.mean(masses)) < 500  # grams, not standard units
-    assert np.mean(np.abs(predicted - masses)) == pytest.approx(record["mae"], rel=1e-4, abs=0.05)  # 6 digits
+    assert np.mean(np.abs(predicted - masses)) == pytest.approx(record["metrics"]["mae"], rel=1e-4, abs=0.05)  # 6 digits
 
 
 # --------------------------------------------------------------------------------------------------

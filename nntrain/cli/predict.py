@@ -24,6 +24,10 @@ def predict(
         Optional[Path], typer.Option("--output", "-o", help="With a CSV: write the predictions here (default: stdout).")
     ] = None,
     proba: Annotated[bool, typer.Option("--proba", help="With a CSV: add each class's probability.")] = False,
+    threshold: Annotated[
+        Optional[float],
+        typer.Option(help="A binary classifier says its second class where p > T (default 0.5; nntrain eval suggests one).", show_default=False),
+    ] = None,
     trace: Annotated[bool, typer.Option("--trace", help="Show every layer's activation.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON: one record per input row.")] = False,
 ):
@@ -34,9 +38,9 @@ def predict(
     """
     _check_options(table, inputs, output, proba, trace)
     if table is not None:
-        _predict_table(source, table, output, proba, as_json)
+        _predict_table(source, table, output, proba, as_json, threshold)
     else:
-        _predict_rows(source, inputs, trace, as_json)
+        _predict_rows(source, inputs, trace, as_json, threshold)
 
 
 def _check_options(table, inputs, output, proba, trace):
@@ -55,10 +59,10 @@ def _check_options(table, inputs, output, proba, trace):
         raise UsageError(f"{'--output' if output is not None else '--proba'} works with a CSV file of inputs, not with --input")
 
 
-def _predict_rows(source, inputs, trace, as_json):
+def _predict_rows(source, inputs, trace, as_json, threshold):
     from nntrain.runs.inference import predict as predict_rows
 
-    records = predict_rows(source, inputs)
+    records = predict_rows(source, inputs, threshold)
     if as_json:
         print_json(records)
         return
@@ -76,17 +80,17 @@ def _predict_rows(source, inputs, trace, as_json):
         rich_table.add_column("class")
     for record in records:
         shown = record["layers"] if trace else [record["output"]]
-        rich_table.add_row(_row(record["input"]), *(_row(a) for a in shown), *([record["class"]] if named else []))
+        rich_table.add_row(_row(record["input"]), *(_row(a) for a in shown), *([str(record["class"])] if named else []))
     console().print(rich_table)
 
 
-def _predict_table(source, table, output, proba, as_json):
+def _predict_table(source, table, output, proba, as_json, threshold):
     import json
 
     from nntrain.runs.inference import predict_table, table_csv
     from nntrain.runs.store import write_text
 
-    columns, rows = predict_table(source, table, proba=proba)
+    columns, rows = predict_table(source, table, proba=proba, threshold=threshold)
     if as_json:
         text = json.dumps([dict(zip(columns, row)) for row in rows], indent=2) + "\n"
     else:

@@ -22,7 +22,6 @@ from ..data.csvfile import read_rows
 from ..data.reader import NA_VALUES, Column, Columns, read_table
 from ..data.table import DEFAULT_TARGETS, default_features, shown
 from ..errors import ConfigError, DataError, NNTrainNote, RunError, UsageError
-from ..nn.losses import BINARY, LABELS, loss_class
 from ..nn.model import build_model, input_width
 from .store import DATA, load_run_config, read_json, read_weights
 
@@ -70,6 +69,7 @@ class Predictor:
     config: object
     model: object
     meta: dict
+    threshold: float = 0.5  # a binary classifier says its second class where p > threshold
 
     @property
     def n_inputs(self):
@@ -106,13 +106,8 @@ class Predictor:
     @property
     def kind(self):
         """"classes" (a loss on class labels: softmax), "binary" (a binary loss, one sigmoid unit),
-        "multilabel" (several) or "regression" (a loss on values)."""
-        targets = loss_class(self.config.loss).targets
-        if targets == LABELS:
-            return "classes"
-        if targets == BINARY:
-            return "binary" if self.model.outputs == 1 else "multilabel"
-        return "regression"
+        "multilabel" (several) or "regression" (a loss on values): the config's task."""
+        return self.config.task
 
     def scale(self, x):
         """Raw rows (n, features) -> the network's inputs (standardised as in training), in its dtype."""
@@ -143,7 +138,7 @@ class Predictor:
 
     def label(self, outputs):
         """Predicted class per row: a name where the run has names, else the label."""
-        labels = outputs.argmax(axis=1) if self.kind == "classes" else (outputs[:, 0] > 0.5).astype(np.int64)
+        labels = outputs.argmax(axis=1) if self.kind == "classes" else (outputs[:, 0] > self.threshold).astype(np.int64)
         names = self.classes
         return [names[k] for k in labels] if names else labels.tolist()
 
@@ -151,9 +146,15 @@ class Predictor:
         return list(self.classes) if self.classes else [str(k) for k in range(n)]
 
 
-def load_predictor(source):
-    """The Predictor of a run directory, or of a config whose layers are all hand-set."""
+def load_predictor(source, threshold=None):
+    """The Predictor of a run directory, or of a config whose layers are all hand-set; ``threshold``:
+    the probability above which a binary classifier says its second class (default 0.5)."""
     config, model = load_model(source)
+    if threshold is not None:
+        if config.task != "binary":
+            raise UsageError(f"--threshold {threshold:g}: the run is not a binary classifier (one sigmoid output unit)")
+        if not 0 < threshold < 1:
+            raise UsageError(f"--threshold {threshold:g}: expected a probability between 0 and 1")
     if Path(source).is_dir():
         meta = read_data_meta(source)
     elif config.data.standardize:
@@ -163,7 +164,7 @@ def load_predictor(source):
         meta = load_data(config, np.random.default_rng(config.seed)).meta
     else:
         meta = {}
-    return Predictor(config, model, meta)
+    return Predictor(config, model, meta, 0.5 if threshold is None else threshold)
 
 
 def evaluate_run(run_dir, split="train"):
@@ -237,12 +238,13 @@ def _typed(table, encoding):
     return [list(row) for row in zip(*columns)]
 
 
-def predict(source, inputs):
+def predict(source, inputs, threshold=None):
     """One record per raw input row: {"input": [...], "layers": [[...] per layer], "output": [...]},
     and "class" (its name) where the run has class names. A table run's input rows are its columns'
     cells, comma-separated, blank where missing; its records' inputs are typed (numbers as floats,
-    categories as strings, None where missing). A regression run's output is in its targets' units."""
-    predictor = load_predictor(source)
+    categories as strings, None where missing). A regression run's output is in its targets' units.
+    ``threshold``: a binary classifier's (see ``load_predictor``); with it every record has "class"."""
+    predictor = load_predictor(source, threshold)
     if predictor.table:
         _, table = parse_cells(inputs, predictor)
         x = predictor.encoding.transform(table)
@@ -256,22 +258,22 @@ def predict(source, inputs):
         {"input": cells[r], "layers": [a[r].tolist() for a in layers], "output": output[r].tolist()}
         for r in range(len(x))
     ]
-    if predictor.classes and predictor.kind in ("classes", "binary"):
+    if (predictor.classes or threshold is not None) and predictor.kind in ("classes", "binary"):
         for record, name in zip(records, predictor.label(layers[-1])):
             record["class"] = name
     return records
 
 
-def predict_table(source, path, proba=False):
+def predict_table(source, path, proba=False, threshold=None):
     """Predictions for every row of the CSV (or TSV) at ``path``: (columns, rows) of strings.
 
     The file needs the run's input columns by name, raw: numbers, categories, blank or NA cells, as
     in the training data. Other columns (the target, ids) are passed through, with a warning naming
     them. The result is the input's columns followed by ``predicted_<target>`` (a class name, a
     label, or a number per regression target, in its units) and, with ``proba``, ``p_<class>``: each
-    class's probability.
+    class's probability. ``threshold``: a binary classifier's (see ``load_predictor``).
     """
-    predictor = load_predictor(source)
+    predictor = load_predictor(source, threshold)
     if proba and predictor.kind == "regression":
         raise UsageError(f"--proba: the run regresses (loss {predictor.config.loss.name}); it has no class probabilities")
     encoding = predictor.encoding

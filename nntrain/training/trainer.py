@@ -13,7 +13,7 @@ import numpy as np
 
 from ..data.prepare import Loader, load_data
 from .diagnostics import Diagnostics
-from ..errors import Diverged, NNTrainWarning
+from ..errors import Diverged, NNTrainNote, NNTrainWarning
 from ..nn.losses import pairing_warning
 from ..nn.metrics import BINARY, REGRESSION
 from ..nn.model import build_model, input_width
@@ -202,6 +202,7 @@ def prepare(config):
     model = build_model(config, input_width(config, data.n_features), rng)
     _check_batches(config, len(data.train), model)
     trainer = Trainer(config, model, data.meta.get("target_scale"), data.meta.get("classes"))
+    _check_ranking(config, trainer, data)
     if config.training.early_stopping is not None:
         columns = trainer.logged_columns(data)
         monitor = config.training.early_stopping.monitor
@@ -214,6 +215,29 @@ def prepare(config):
     if message:
         warnings.warn(message, NNTrainWarning, stacklevel=2)
     return rng, data, trainer
+
+
+def _check_ranking(config, trainer, data):
+    """A ranking metric (roc_auc, ...) is computed on the held-out splits, which need every class:
+    a ConfigError if one lacks a class, a note if there is no held-out split (eval computes it)."""
+    splits = held_out(data)
+    for i, metric in enumerate(trainer.metrics):
+        if not metric.ranking:
+            continue
+        if not splits:
+            warnings.warn(
+                f"{metric.key} is logged for held-out splits, and this run has none (set data.split.val); nntrain eval computes it",
+                NNTrainNote,
+                stacklevel=3,
+            )
+        for split in splits:
+            absent = metric.absent(data.splits[split].y)
+            if absent:
+                raise config.error(
+                    ("metrics", i),
+                    f"{metric.key} needs every class in the {split} split, which has no rows of class {absent[0]!r}; "
+                    f"a larger data.split.{split} may hold one",
+                )
 
 
 def _check_batches(config, n, model):

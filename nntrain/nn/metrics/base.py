@@ -7,6 +7,10 @@ AVERAGES = ("macro", "weighted", "micro", "binary", "per_class")
 EPS = np.finfo(np.float64).eps  # scikit-learn's clip of probabilities (log_loss) and of |y| (mape)
 
 
+class MissingClass(ValueError):
+    """A ranking metric on rows that lack a class (its curve has no positives)."""
+
+
 class Metric:
     """Base. Class attributes say what a metric is; an instance is one entry of ``metrics:``, bound
     to the run's task and classes.

@@ -4,7 +4,7 @@ probabilities (log loss, top-k accuracy) and of the ranking of scores (ROC AUC, 
 import numpy as np
 
 from .. import curves
-from .base import BINARY, CLASSES, EPS, MULTILABEL, Metric, _mean, _sums
+from .base import BINARY, CLASSES, EPS, MULTILABEL, Metric, MissingClass, _mean, _sums
 
 class Accuracy(Metric):
     """Share of rows whose predicted class (argmax, or p > 0.5) is the true one; with several sigmoid
@@ -154,7 +154,7 @@ class Ranking(Metric):
         p, true = self._probabilities(prediction), self._true(y)
         absent = self.absent(y)
         if absent:
-            raise ValueError(f"{self.key} needs rows of every class; none of class {absent[0]!r}")
+            raise MissingClass(f"{self.key} needs rows of every class; none of class {absent[0]!r}")
         ks = [1] if self.task == BINARY else range(self.n)
         scores = [self.area(true == k, p[:, k], weight) for k in ks]
         return {self.key: float(np.mean(scores))}
