@@ -71,10 +71,10 @@ class TensorCheck:
         return {**self.__dict__, "shape": list(self.shape)}
 
 
-def check_gradients(model, loss, x, y, max_entries=None, rng=None, eps=EPS):
+def check_gradients(model, loss, x, y, max_entries=None, rng=None, eps=EPS, weight=None):
     """Check the gradient of loss + penalties for every parameter tensor of a float64 ``model``.
 
-    x: (batch, inputs); y: targets in the loss's form. Dropout masks are drawn once and then held
+    x: (batch, inputs); y: targets in the loss's form; ``weight``: the rows' weights in the loss (n,), or None. Dropout masks are drawn once and then held
     fixed; batch norm uses batch statistics (training mode). ``max_entries``: compare at most this
     many entries per tensor, chosen at random from ``rng`` (default: seeded with 0). Entries whose +-eps
     perturbation moves a kinked activation's input (ReLU, leaky ReLU) across 0, or an L1-penalised
@@ -85,7 +85,7 @@ def check_gradients(model, loss, x, y, max_entries=None, rng=None, eps=EPS):
     if model.dtype != np.float64:
         raise ValueError(f"gradient checks need a float64 model, got {model.dtype}")
     rng = np.random.default_rng(0) if rng is None else rng
-    objective = _Objective(model, loss, x, y)
+    objective = _Objective(model, loss, x, y, weight)
     objective()  # draws the dropout masks
     model.freeze(True)
     try:
@@ -107,15 +107,16 @@ class _Objective:
     the output activation (that one is the loss's).
     """
 
-    def __init__(self, model, loss, x, y):
-        self.model, self.loss, self.x, self.y = model, loss, x, y
+    def __init__(self, model, loss, x, y, weight=None):
+        self.model, self.loss, self.x, self.y, self.weight = model, loss, x, y, weight
         self.logits = loss.from_logits
         self.sides = []
         self.crossed = []
 
     def __call__(self):
         model = self.model
-        value = self.loss.forward(model.forward(self.x, training=True, logits=self.logits), self.y) + model.penalty()
+        out = model.forward(self.x, training=True, logits=self.logits)
+        value = self.loss.forward(out, self.y, self.weight) + model.penalty()
         sides = model.kink_sides(self.logits)
         self.crossed.append(any(not np.array_equal(now, then) for now, then in zip(sides, self.sides)))
         return value

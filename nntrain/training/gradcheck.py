@@ -30,7 +30,7 @@ def check_config(config, rows=None, max_entries=None):
 
     The data, the initial weights and the dropout masks are those a float64 run of the config would
     draw (same seed, same order). The batch is the first ``rows`` training examples (default: one
-    batch of ``data.batch_size``). ``max_entries`` per tensor as in ``check_gradients``, drawn from
+    batch of ``data.batch_size``), weighted as training weighs them. ``max_entries`` per tensor as in ``check_gradients``, drawn from
     the run's generator after the weights.
     """
     config = config.model_copy(update={"dtype": "float64"})
@@ -39,5 +39,6 @@ def check_config(config, rows=None, max_entries=None):
     if n < 2 and trainer.model.needs_batch_statistics:
         raise ConfigError(f"a gradient check of batch norm needs at least 2 examples; got {n}")
     x = np.asarray(data.train.x[:n], dtype=np.float64)
-    y = data.train.y[:n]
-    return ConfigCheck(check_gradients(trainer.model, trainer.loss, x, y, max_entries, rng), rows=n)
+    y, w = data.train.y[:n], data.train.w
+    checks = check_gradients(trainer.model, trainer.loss, x, y, max_entries, rng, weight=None if w is None else w[:n])
+    return ConfigCheck(checks, rows=n)
