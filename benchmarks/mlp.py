@@ -108,8 +108,8 @@ def nntrain_epoch(trainer, loader):
     totals = trainer.new_totals()
     # As in fit: a non-finite loss is the trainer's to report, not a NumPy warning.
     with np.errstate(over="ignore", invalid="ignore"):
-        for x, y in loader:
-            trainer.train_step(x, y, totals)
+        for x, y, w in loader:
+            trainer.train_step(x, y, totals, weight=w)
     return trainer.epoch_logs(totals)["loss"]
 
 
@@ -118,8 +118,8 @@ def nntrain_steps(trainer, loader, losses):
     generator: one step per ``next``, epoch after epoch; each epoch's loss goes to ``losses``."""
     while True:
         totals = trainer.new_totals()
-        for step, (x, y) in enumerate(loader, start=1):
-            trainer.train_step(x, y, totals)
+        for step, (x, y, w) in enumerate(loader, start=1):
+            trainer.train_step(x, y, totals, weight=w)
             if step == len(loader):
                 losses.append(trainer.epoch_logs(totals)["loss"])
             yield

@@ -129,9 +129,7 @@ class Trainer:
         sums["data_loss"] += data_loss * n
         sums["penalty"] += penalty * n
         if self.additive:
-            prediction, y = self.in_units(loss.prediction, y)
-            for metric in self.additive:
-                sums[metric.key] += metric.stats(prediction, y, weight if metric.weighted else None)
+            add_stats(sums, self.additive, *self.in_units(loss.prediction, y), weight)
         return row
 
     def evaluate(self, split, batch_size=4096):
@@ -154,9 +152,7 @@ def evaluate(model, loss, metrics, split, batch_size=4096, in_units=None):
         loss_sum += loss.forward(out, y, w) * batch_weight
         weights += batch_weight
         prediction, y = in_units(loss.prediction, y)
-        for metric in metrics:
-            if not metric.ranking:
-                sums[metric.key] += metric.stats(prediction, y, w if metric.weighted else None)
+        add_stats(sums, [m for m in metrics if not m.ranking], prediction, y, w)
         if ranked:
             outputs.append(np.array(prediction))  # a copy: the loss's buffer is reused by the next batch
             targets.append(y)
@@ -167,6 +163,17 @@ def evaluate(model, loss, metrics, split, batch_size=4096, in_units=None):
         else:
             logs.update(metric.result(sums[metric.key]))
     return logs
+
+
+def add_stats(sums, metrics, prediction, y, weight):
+    """Add each additive metric's stats of a batch to ``sums`` (metric key -> array), computing
+    stats that metrics share (``Metric.shared``: the confusion matrix) once."""
+    done = {}
+    for metric in metrics:
+        stats = done.get(metric.shared)
+        if stats is None:
+            stats = done[metric.shared] = metric.stats(prediction, y, weight if metric.weighted else None)
+        sums[metric.key] += stats
 
 
 def metric_names(config, units, classes=None):

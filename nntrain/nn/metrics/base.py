@@ -46,6 +46,12 @@ class Metric:
         return f"weighted_{base}" if self.weighted else base
 
     @property
+    def shared(self):
+        """Metrics whose ``shared`` are equal have the same ``stats`` (the confusion matrix's): a step
+        computes them once."""
+        return self.key
+
+    @property
     def columns(self):
         """The metrics.csv columns it logs (before ``val_``)."""
         if self.average == "per_class":
@@ -86,7 +92,8 @@ class Metric:
 def _sums(values, weight):
     """[sum of the values, sum of the weights]: a weighted mean's stats."""
     if weight is None:
-        return np.array([np.sum(values, dtype=np.float64), values.size], dtype=np.float64)
+        total = np.count_nonzero(values) if values.dtype == bool else np.sum(values, dtype=np.float64)
+        return np.array([total, values.size], dtype=np.float64)
     return np.array([np.dot(values, weight), weight.sum()], dtype=np.float64)
 
 

@@ -36,6 +36,10 @@ class Confusion(Metric):
 
     averages = ("macro", "weighted", "micro", "binary", "per_class")
 
+    @property
+    def shared(self):
+        return ("confusion", self.weighted)
+
     def stats(self, prediction, y, weight=None):
         index = self._true(y) * self.n + self._predicted(prediction)
         return np.bincount(index, weights=weight, minlength=self.n * self.n).astype(np.float64)
@@ -119,10 +123,13 @@ class LogLoss(Metric):
         if self.task == MULTILABEL:
             p = np.clip(np.asarray(prediction, np.float64), EPS, 1 - EPS)
             rows = -np.mean(np.where(y > 0.5, np.log(p), np.log(1 - p)), axis=1)
-        else:
-            p = np.clip(self._probabilities(prediction), EPS, 1 - EPS)
-            rows = -np.log(p[np.arange(len(p)), self._true(y)])
-        return _sums(rows, weight)
+            return _sums(rows, weight)
+        if self.task == CLASSES:
+            p = prediction[np.arange(len(y)), y].astype(np.float64)
+        else:  # the probability of each row's class: p, or 1 - p
+            p = prediction[:, 0].astype(np.float64)
+            p = np.where(y[:, 0] > 0.5, p, 1.0 - p)
+        return _sums(-np.log(np.clip(p, EPS, 1 - EPS)), weight)
 
     def result(self, stats):
         return {self.key: _mean(stats)}
