@@ -5,7 +5,8 @@ The public surface, loaded on first use so that ``nntrain --help`` stays instant
     import nntrain
     config = nntrain.load_config("configs/xor.yaml")
     result = nntrain.fit(config, runs_root="runs")
-    nntrain.evaluate(result.run_dir, split="train")
+    nntrain.evaluate(result.run_dir, split="train")   # loss and the config's metrics
+    nntrain.judge(result.run_dir, split="test")       # nntrain eval's report
     nntrain.predict(result.run_dir, ["0,1"])
 
 The sub-packages: ``nntrain.nn`` (the network maths, NumPy only), ``nntrain.config``,
@@ -21,6 +22,7 @@ _PUBLIC = {
     "fit": ("nntrain.training.fit", "fit"),
     "resume": ("nntrain.training.fit", "resume"),
     "evaluate": ("nntrain.runs.inference", "evaluate_run"),
+    "judge": ("nntrain.runs.judging", "judge_run"),
     "predict": ("nntrain.runs.inference", "predict"),
     "predict_table": ("nntrain.runs.inference", "predict_table"),
     "model_summary": ("nntrain.runs.summary", "model_summary"),
