@@ -286,3 +286,18 @@ def test_a_table_with_decimal_commas(in_tmp):
     x = record["columns"][0]
     assert (x["type"], x["min"], x["mean"], x["max"]) == ("number", 1.5, 2.875, 4.5)
     assert record["target"]["classes"] == [{"name": "0", "train": 2, "all": 2}, {"name": "1", "train": 2, "all": 2}]
+
+
+def test_the_weight_column_and_the_class_weights_are_shown(tmp_path):
+    lines = ["a,kind,w"] + [f"{i % 7},{'ab'[i % 3 == 0]},{i % 3 + 1}" for i in range(30)]
+    (tmp_path / "w.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "w.yaml").write_text(
+        "data: {source: csv, path: w.csv, target: kind, weight: w}\nmodel: {layers: [{units: 2, activation: softmax}]}\n"
+        "loss: categorical_crossentropy\ntraining: {class_weight: balanced}\n"
+    )
+    result = json.loads(run("data", tmp_path / "w.yaml", "--json").stdout)
+    weight = next(c for c in result["columns"] if c["name"] == "w")
+    assert (weight["type"], weight["inputs"], weight["min"], weight["max"]) == ("weight", 0, 1.0, 3.0)
+    assert [(c["name"], c["all"], c["weight"]) for c in result["target"]["classes"]] == [("a", 20, 30 / 40), ("b", 10, 30 / 20)]
+    text = run("data", tmp_path / "w.yaml").stdout
+    assert "w       weight" in text and "weight" in text.split("classes")[-1]

@@ -95,15 +95,17 @@ def _values_text(column):
 
 def _classes_table(target):
     """Each class's rows per split, with its share of the split."""
-    from ._tables import add_columns, plain_table
+    from ._tables import add_columns, number_text, plain_table
 
     classes = target["classes"]
-    splits = [k for k in classes[0] if k != "name"]
+    weighted = "weight" in classes[0]
+    splits = [k for k in classes[0] if k not in ("name", "weight")]
     totals = {split: sum(c[split] for c in classes) for split in splits}
     table = plain_table(f"target {target['name']}: {len(classes)} classes")
-    add_columns(table, ["class"], splits)
+    add_columns(table, ["class"], splits + ["weight"] * weighted)
     for c in classes:
-        table.add_row(c["name"], *(_share(c[split], totals[split]) for split in splits))
+        weight = [number_text(c["weight"])] if weighted else []
+        table.add_row(c["name"], *(_share(c[split], totals[split]) for split in splits), *weight)
     return table
 
 

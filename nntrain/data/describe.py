@@ -25,6 +25,7 @@ from .table import BLOCK_BYTES, default_features, shown
 
 TOP = 5  # the most frequent categories listed per column
 TARGET = "target"
+WEIGHT = "weight"  # data.weight's column
 
 
 def describe_data(config):
@@ -74,6 +75,8 @@ def _table(config, data):
             columns.append(_target_column(name, whole, splits["train"], classes))
         elif name in by_name:
             columns.append(_feature_column(by_name[name], whole, splits["train"]))
+        elif name == d.weight:
+            columns.append(_column_base(name, WEIGHT, whole, splits["train"], 0) | _stats(numbers(splits["train"], name)))
         else:
             columns.append(_column_base(name, IGNORE, whole, splits["train"], 0))
     if classes is not None:
@@ -153,6 +156,8 @@ def _class_balance(name, classes, data):
     for k, label in enumerate(classes):
         record = {"name": label, **{split: int(c[k]) for split, c in counts.items()}}
         record["all"] = sum(int(c[k]) for c in counts.values())
+        if "class_weight" in data.meta:
+            record["weight"] = data.meta["class_weight"][k]
         records.append(record)
     return {"name": name, "kind": "classes", "classes": records}
 
