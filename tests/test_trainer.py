@@ -8,6 +8,7 @@ import pytest
 
 from conftest import make_config
 from nntrain.config import load_config
+from nntrain.data.prepare import Loader
 from nntrain.errors import ConfigError
 from nntrain.runs.store import read_metrics
 from nntrain.training.fit import fit
@@ -181,6 +182,10 @@ COLUMNS = {
     "test only": ({"data": {"source": "moons", "n_samples": 40, "split": {"test": 0.25}}}, ["loss", "accuracy"]),
     "regression": ({"data": {"source": "sine"}, "loss": "mse", "metrics": ["mae"], "model": {"layers": [{"units": 4}, {"units": 1, "activation": "linear"}]}}, ["loss", "mae"]),
     "no metrics": ({"metrics": []}, ["loss"]),
+    "ranking": (
+        {"data": {"source": "moons", "n_samples": 40, "split": {"val": 0.25}}, "metrics": ["roc_auc", {"name": "f1", "average": "per_class"}]},
+        ["loss", "f1_0", "f1_1", "val_loss", "val_roc_auc", "val_f1_0", "val_f1_1"],
+    ),
 }
 
 
@@ -192,6 +197,24 @@ def test_logged_columns_are_what_a_real_epoch_logs(case, tmp_path):
     assert trainer.logged_columns(data) == expected
     logged = [list(row) for row in read_metrics(fit(config, run_dir=tmp_path / "run").run_dir)]
     assert logged == [["epoch", *expected, "epoch_time_s"]] * 2
+
+
+def test_held_out_metrics_each_epoch_equal_scikit_learns_on_that_epochs_weights(tmp_path):
+    from sklearn import metrics as sk
+
+    config = make_config(
+        data={"source": "moons", "n_samples": 200, "batch_size": 16, "split": {"val": 0.3}},
+        training={"epochs": 3}, metrics=["roc_auc", "average_precision", "balanced_accuracy"],
+    )  # fmt: skip
+    _, data, trainer = prepare(config)
+    val = data.splits["val"]
+    for x, y, w in Loader(data.train, 16, shuffle=False, drop_last=False, rng=None):
+        trainer.train_step(x, y, trainer.new_totals(), weight=w)
+    logs = trainer.evaluate(val)
+    p, y = trainer.model.predict(val.x)[:, 0].astype(np.float64), val.y[:, 0]
+    assert logs["roc_auc"] == pytest.approx(sk.roc_auc_score(y, p), rel=1e-12)
+    assert logs["average_precision"] == pytest.approx(sk.average_precision_score(y, p), rel=1e-12)
+    assert logs["balanced_accuracy"] == pytest.approx(sk.balanced_accuracy_score(y, p > 0.5), rel=1e-12)
 
 
 def test_the_columns_known_before_training_are_the_ones_logged(tmp_path):
