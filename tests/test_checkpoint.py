@@ -15,8 +15,8 @@ from nntrain.errors import RunError
 from nntrain.training.fit import Interrupted, fit, resume
 from nntrain.runs.store import read_metrics, read_weights
 
-# 2 steps per epoch, shuffling, dropout, batch norm, a schedule, clipping and early stopping's
-# bookkeeping: everything that carries state from one step to the next.
+# 2 steps per epoch, shuffling, dropout, batch norm, a schedule, clipping, class weights, metrics'
+# sums and early stopping's bookkeeping: everything that carries state from one step to the next.
 CONFIG = make_config(
     data={"source": "xor", "batch_size": 2},
     model={"layers": [{"units": 6, "activation": "relu", "keep_prob": 0.8, "batchnorm": True}, {"units": 1, "activation": "sigmoid"}]},
@@ -26,7 +26,9 @@ CONFIG = make_config(
         "schedule": {"name": "cosine", "warmup_epochs": 2},
         "early_stopping": {"monitor": "loss", "patience": 100},
         "checkpoint_every": 3,
+        "class_weight": {"1": 2.0},
     },
+    metrics=["accuracy", "log_loss", {"name": "f1", "average": "per_class"}, {"name": "recall", "weighted": True}],
 )
 
 
