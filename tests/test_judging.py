@@ -221,3 +221,9 @@ def test_a_regressor_is_judged_in_its_targets_units(tmp_path):
     assert m["mape"] == pytest.approx(sk.mean_absolute_percentage_error(actual, predicted), rel=1e-5)
     assert "per_class" not in report and "threshold" not in report
     assert [Path(p).name for p in report["plots"]] == [PREDICTED, RESIDUALS]
+
+
+def test_a_value_that_is_not_finite_is_reported_as_none():
+    from nntrain.runs.judging import defined
+
+    assert defined({"loss": 0.5, "weighted_recall": float("nan"), "r2": float("-inf")}) == {"loss": 0.5, "weighted_recall": None, "r2": None}

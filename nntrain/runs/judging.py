@@ -11,6 +11,7 @@ The data is regenerated and prepared exactly as the run did (its data.json); met
 unless the config asks for a weighted one, and a regressor's are in its targets' own units.
 """
 
+import math
 import warnings
 from pathlib import Path
 
@@ -86,9 +87,16 @@ def _evaluated(trainer, metrics, part, split):
     from ..training.trainer import evaluate
 
     try:
-        return evaluate(trainer.model, trainer.loss, metrics, part, in_units=trainer.in_units)
+        logs = evaluate(trainer.model, trainer.loss, metrics, part, in_units=trainer.in_units)
     except MissingClass as e:
         raise DataError(f"{e} in the {split} split") from None
+    return defined(logs)
+
+
+def defined(values):
+    """``values`` with None for a value that is not a finite number (a weighted metric of rows that
+    all weigh 0), so that no NaN is printed as a number or written as invalid JSON."""
+    return {k: v if math.isfinite(v) else None for k, v in values.items()}
 
 
 def _outputs(trainer, part, batch_size=4096):
