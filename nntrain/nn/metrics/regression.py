@@ -1,11 +1,18 @@
 """Metrics of regressors, per target and averaged over the targets, in the targets' own units."""
 
+from collections import namedtuple
+
 import numpy as np
 
 from .base import EPS, REGRESSION, Metric
 
+# A regression metric's stats by name, each (targets,): weights, and the weighted sums of d^2, |d|,
+# |d| / max(|y|, eps), y and y^2 (d = a - y).
+Sums = namedtuple("Sums", "n squares absolute relative ys y_squares")
+
+
 class Regression(Metric):
-    """Per target u the sums [weights, weighted (d^2, |d|, |d| / max(|y|, eps), y, y^2)] of d = a - y."""
+    """Stats: ``Sums`` as one (6, targets) array; ``per_target(sums)`` the value of each target."""
 
     classifies = False
     tasks = (REGRESSION,)
@@ -22,34 +29,25 @@ class Regression(Metric):
         return np.zeros((6, self.n))
 
     def result(self, stats):
-        return {self.key: float(np.mean(self.per_target(*stats)))}
+        return {self.key: float(np.mean(self.per_target(Sums(*stats))))}
 
 
 class MSE(Regression):
     name = "mse"
     higher_is_better = False
-
-    @staticmethod
-    def per_target(n, squares, absolute, relative, ys, y_squares):
-        return squares / n
+    per_target = staticmethod(lambda s: s.squares / s.n)
 
 
 class RMSE(Regression):
     name = "rmse"
     higher_is_better = False
-
-    @staticmethod
-    def per_target(n, squares, absolute, relative, ys, y_squares):
-        return np.sqrt(squares / n)
+    per_target = staticmethod(lambda s: np.sqrt(s.squares / s.n))
 
 
 class MAE(Regression):
     name = "mae"
     higher_is_better = False
-
-    @staticmethod
-    def per_target(n, squares, absolute, relative, ys, y_squares):
-        return absolute / n
+    per_target = staticmethod(lambda s: s.absolute / s.n)
 
 
 class MAPE(Regression):
@@ -57,10 +55,7 @@ class MAPE(Regression):
 
     name = "mape"
     higher_is_better = False
-
-    @staticmethod
-    def per_target(n, squares, absolute, relative, ys, y_squares):
-        return relative / n
+    per_target = staticmethod(lambda s: s.relative / s.n)
 
 
 class R2(Regression):
@@ -69,7 +64,7 @@ class R2(Regression):
     name = "r2"
 
     @staticmethod
-    def per_target(n, squares, absolute, relative, ys, y_squares):
-        total = np.maximum(y_squares - ys * ys / n, 0.0)
+    def per_target(s):
+        total = np.maximum(s.y_squares - s.ys * s.ys / s.n, 0.0)
         safe = np.where(total > 0, total, 1.0)
-        return np.where(total > 0, 1.0 - squares / safe, np.where(squares == 0, 1.0, 0.0))
+        return np.where(total > 0, 1.0 - s.squares / safe, np.where(s.squares == 0, 1.0, 0.0))
