@@ -40,10 +40,11 @@ def main():
     steps = -(-N_ROWS // BATCH)
     print(f"load average {load_average()}; MLP epoch, {steps} steps of {BATCH}; medians of {args.repeats} epochs")
     times, _ = interleaved(runs, split(steps, 8), args.repeats)
-    base = statistics.median(times["none"])
+    print("epoch by epoch, each side against none in the same epoch (the sides took turns), then the median of those ratios")
     for name, metrics in SIDES.items():
+        ratios = [t / base for t, base in zip(times[name], times["none"])]
         median = statistics.median(times[name])
-        print(f"{name:9s} {len(metrics)} metrics  {median:6.3f} s  ({numbers(times[name], 3)})  {median / base:5.3f} x none")
+        print(f"{name:9s} {len(metrics)} metrics  {median:6.3f} s  ratios {numbers(ratios, 3)}  median {statistics.median(ratios):5.3f} x none")
 
 
 if __name__ == "__main__":

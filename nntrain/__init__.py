@@ -31,6 +31,8 @@ _PUBLIC = {
     "check_config": ("nntrain.training.gradcheck", "check_config"),
     "plan_sweep": ("nntrain.sweep.plan", "plan_sweep"),
     "run_sweep": ("nntrain.sweep.execute", "run_sweep"),
+    "plan_cv": ("nntrain.sweep.cv", "plan_cv"),
+    "run_cv": ("nntrain.sweep.cv", "run_cv"),
     "SGD": ("nntrain.nn.optimizers", "SGD"),
     "Adam": ("nntrain.nn.optimizers", "Adam"),
     "AdamW": ("nntrain.nn.optimizers", "AdamW"),

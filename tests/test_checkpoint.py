@@ -212,6 +212,10 @@ def _arrays(group, key, value):
         (_arrays("optimizer", "v.0", np.zeros(1)), "optimizer state: v.0 has shape (1,), expected (37,)"),
         (_arrays("optimizer", "w.0", np.zeros(1)), "optimizer state: unexpected w.0"),
         (_arrays("best", "layers.0.W", np.zeros((2, 2))), "early stopping's best weights: layers.0.W has shape (2, 2), expected (6, 2)"),
+        (_arrays("pending", "prediction", np.zeros((2, 3))), "pending rows: prediction of shape (2, 3)"),
+        (_arrays("pending", "y", np.zeros(2)), "pending rows: y of shape (2,)"),
+        (_arrays("pending", "w", None), "pending rows: prediction, y, not what this run keeps"),
+        (_arrays("pending", "z", np.zeros(2)), "pending rows: prediction, w, y, z, not what this run keeps"),
     ],
 )
 def test_a_damaged_checkpoint_says_what_is_wrong(mid_epoch, tmp_path, change, message):

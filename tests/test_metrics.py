@@ -10,7 +10,7 @@ from conftest import make_config
 from nntrain.config import parse_config
 from nntrain.errors import ConfigError
 from nntrain.config.metrics import MetricConfig
-from nntrain.nn.metrics import BINARY, CLASSES, METRICS, MULTILABEL, REGRESSION, higher_is_better, metric_of
+from nntrain.nn.metrics import BINARY, CLASSES, METRICS, MULTILABEL, REGRESSION, Batch, higher_is_better, metric_of
 from nntrain.runs.compare import goal
 from nntrain.training.callbacks import EarlyStopping
 
@@ -160,7 +160,7 @@ def test_additive_metrics_add_up_over_batches_to_the_whole(name, task, n, rng):
     m = metric(name, task, n)
     sums = m.zeros()
     for i in range(0, N, 64):
-        sums = sums + m.stats(p[i : i + 64], y[i : i + 64])
+        sums = sums + m.stats(Batch(task, p[i : i + 64], y[i : i + 64]))
     assert m.result(sums)[m.key] == pytest.approx(m.values(p, y)[m.key], rel=1e-12)
 
 

@@ -70,7 +70,9 @@ def test_one_step_is_the_hand_computed_loss_penalty_accuracy_and_update():
     assert totals.seen == 4 and totals.clipped == 0
     assert totals.sums["data_loss"] == pytest.approx(4 * data_loss, rel=1e-12)
     assert totals.sums["penalty"] == pytest.approx(4 * penalty, rel=1e-12)
-    assert totals.sums["accuracy"].tolist() == [4 * accuracy, 4]  # right, seen
+    assert totals.sums["accuracy"].tolist() == [0, 0] and len(totals.pending) == 1  # stats taken later
+    trainer.take_stats(totals)
+    assert totals.sums["accuracy"].tolist() == [4 * accuracy, 4] and not totals.pending  # right, seen
     for after, old, grad in zip(weights(trainer), before, grads):
         np.testing.assert_allclose(after, old - 0.5 * grad, rtol=1e-12, atol=1e-15)
     logs = trainer.epoch_logs(totals)
@@ -139,7 +141,9 @@ def test_epoch_totals_survive_a_json_round_trip_and_go_on_identically():
     x, y = data.train.x, data.train.y
     totals = trainer.new_totals()
     trainer.train_step(x[:3], y[:3], totals)
-    restored = EpochTotals.from_json(json.loads(json.dumps(totals.to_json())))
+    pending = {k: v.copy() for k, v in totals.pending_arrays().items()}  # as a checkpoint keeps them
+    assert pending["prediction"].shape == (3, 1) and pending["y"].shape == (3, 1) and "w" not in pending
+    restored = EpochTotals.from_json(json.loads(json.dumps(totals.to_json())), pending)
     assert restored.to_json() == totals.to_json()
     state = {k: v.copy() for k, v in trainer.model.state_dict().items()}
     trainer.train_step(x[3:], y[3:], totals)
@@ -360,3 +364,24 @@ def test_prepare_writes_nothing(in_tmp):
     prepare(make_config())
     prepare_error(training={"early_stopping": {"monitor": "val_loss"}})
     assert list(in_tmp.iterdir()) == []
+
+
+def test_metrics_stats_are_taken_every_few_thousand_rows_and_add_up_the_same(monkeypatch):
+    import nntrain.training.trainer as trainer_module
+
+    config = make_config(
+        data={"source": "blobs", "classes": 3, "n_samples": 300, "batch_size": 16},
+        model={"layers": [{"units": 3, "activation": "softmax"}]}, loss="categorical_crossentropy",
+        metrics=["accuracy", "f1", "log_loss", {"name": "top_k_accuracy", "k": 2}],
+    )  # fmt: skip
+    epochs = {}
+    for rows in (2048, 48, 1):  # at the epoch's end, every third step, every step
+        monkeypatch.setattr(trainer_module, "PENDING_ROWS", rows)
+        _, data, trainer = prepare(config)
+        totals, taken = trainer.new_totals(), []
+        for x, y, w in Loader(data.train, 16, shuffle=False, drop_last=False, rng=None):
+            trainer.train_step(x, y, totals, weight=w)
+            taken.append(len(totals.pending))
+        epochs[rows] = trainer.epoch_logs(totals)
+        assert max(taken) <= -(-rows // 16)
+    assert epochs[48] == pytest.approx(epochs[2048], rel=1e-12) and epochs[1] == pytest.approx(epochs[2048], rel=1e-12)

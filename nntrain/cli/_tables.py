@@ -56,16 +56,27 @@ def render(result, console):
 
 
 def _fixed_cells(r):
-    """A compare record's cells under ``_HEADER``."""
+    """A compare record's cells under ``_HEADER``; a cv directory's best as ``mean ± std``."""
+    best = number_text(r["best"])
+    if r.get("std") is not None:
+        best = f"{best} ± {number_text(r['std'])}"
     return [
         str(r["rank"] or "—"),
-        r["label"] + ("" if r["status"] in ("completed", None) else f" ({r['status']})"),
-        number_text(r["best"]),
+        r["label"] + _status_text(r),
+        best,
         number_text(r["best_epoch"]),
         number_text(r["final"]),
         count_text(r["parameters"]),
         duration_text(r["wall_time_s"]),
     ]
+
+
+def _status_text(r):
+    """What follows a run's label: nothing when completed, `` (diverged)``, `` (5-fold cv)``, `` (5-fold cv x 3)``."""
+    if r["status"] == "cv":
+        repeats = r.get("repeats") or 1
+        return f" ({r['folds']}-fold cv{f' x {repeats}' if repeats > 1 else ''})"
+    return "" if r["status"] in ("completed", None) else f" ({r['status']})"
 
 
 def _add_compare_columns(table, keys, key_widths):

@@ -4,6 +4,7 @@ from typing import Annotated, Optional
 import typer
 
 from ._app import command, console
+from ._runs import RunsProgress, backend_text
 from ._tables import plural
 
 
@@ -53,11 +54,10 @@ def sweep(
     from nntrain.sweep import SweepInterrupted, plan_sweep, run_sweep
 
     plan = plan_sweep(config, grid or (), seeds, set_ or ())
-    progress = _Progress(quiet)
+    progress = RunsProgress(quiet)
 
     def on_start(path, n, backend):
-        where = f"Dask scheduler {backend['scheduler']}" if backend["kind"] == "dask" else plural(backend["workers"], "local worker")
-        typer.echo(f"sweep: {path} ({plural(n, 'run')} on {where})")
+        typer.echo(f"sweep: {path} ({plural(n, 'run')} on {backend_text(backend)})")
         progress.start(n)
 
     try:
@@ -102,41 +102,3 @@ def _report(result):
     counts = ", ".join(f"{result.count(s)} {s}" for s in ("completed", "diverged", "failed", "interrupted", "cancelled") if result.count(s))
     typer.echo(f"{plural(len(result.runs), 'run')}: {counts}")
     return result.count("completed") == len(result.runs)
-
-
-class _Progress:
-    """A rich progress bar on stderr counting finished runs (and failures)."""
-
-    def __init__(self, quiet):
-        self.quiet = quiet
-        self.progress = None
-        self.failed = 0
-
-    def __enter__(self):
-        return self
-
-    def start(self, total):
-        if self.quiet:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            TextColumn("runs"),
-            MofNCompleteColumn(),
-            BarColumn(),
-            TextColumn("{task.fields[failed]}"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-        )
-        self.progress.__enter__()
-        self.task = self.progress.add_task("sweep", total=total, failed="")
-
-    def advance(self, entry):
-        self.failed += entry["status"] in ("failed", "diverged")
-        if self.progress is not None:
-            self.progress.update(self.task, advance=1, failed=f"{self.failed} failed" if self.failed else "")
-
-    def __exit__(self, *exc):
-        if self.progress is not None:
-            self.progress.__exit__(*exc)

@@ -7,6 +7,12 @@ value.
 
 Which way is better: as ``nntrain.nn.metrics.higher_is_better`` says (accuracy is maximised; losses,
 errors and times minimised) -- the rule early stopping's ``mode: auto`` follows too (see ``goal``).
+
+A cv directory (``nntrain cv``) is one entry, not one per fold: its metric is the mean over its folds
+of the value on the held-out fold, shown with its std. The held-out fold is the validation of
+cross-validation, so a cv directory answers for the validation columns: its held-out ``accuracy`` is
+its ``val_accuracy``, its held-out ``loss`` its ``val_loss``, and so on; it has no training columns
+and no epochs (see ``nntrain.runs.catalog.load_cv``).
 """
 
 import csv
@@ -51,8 +57,12 @@ def metric_stats(run, metric, goal_="min"):
     """(best, epoch of the best, final) of one metric of a Run; Nones where it was not logged.
 
     The best is the first epoch's of equal bests; non-finite values never count as best. The final
-    value is the last logged (non-empty) one, None if that is not finite.
+    value is the last logged (non-empty) one, None if that is not finite. A cv directory's best and
+    final are its mean over the folds, its epoch None.
     """
+    if run.held_out is not None:
+        mean = run.held_out.get(metric, (None, None))[0]
+        return mean, None, mean
     values = run.metrics.get(metric)
     if values is None:
         return None, None, None
@@ -196,7 +206,10 @@ def compare(paths, metric=None):
       ``inputs_from`` (how its columns make them), ``wall_time_s``, ``config`` ({dotted path: value} of the
       differing keys; a key the run's config lacks is left out), ``best``, ``best_epoch``, ``final``
       (of ``metric``; None where not logged or not finite), ``final_metrics`` ({column: its last
-      logged value} for every column the run logged).
+      logged value} for every column the run logged); and ``std``, ``folds``, ``repeats``: a cv
+      directory's std over its folds of ``metric`` and its fold and repeat counts (None for a run).
+      A cv directory's record has status ``cv``, its best and final the mean over its folds, its
+      best_epoch and epochs None (see the module's docstring).
     - ``missing``: labels of the runs that did not log ``metric``.
 
     Raises RunError for a missing or damaged run, NNTrainError if no run logged ``metric``.
@@ -248,6 +261,9 @@ def _compared(run, label, keys, metric, direction):
         "best_epoch": best_epoch,
         "final": final,
         "final_metrics": {k: metric_stats(run, k)[2] for k in run.columns},
+        "std": run.held_out.get(metric, (None, None))[1] if run.held_out is not None else None,
+        "folds": s.get("folds"),
+        "repeats": s.get("repeats"),
     }
 
 
@@ -307,7 +323,7 @@ def to_csv(result):
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     keys = result["differences"]
-    fields = ["best", "best_epoch", "final", "parameters", "wall_time_s", "status", "epochs"]
+    fields = ["best", "best_epoch", "final", "std", "parameters", "wall_time_s", "status", "epochs"]
     writer.writerow(["rank", "run", *keys, "metric", *fields])
     for r in result["runs"]:
         config = [value_text(r["config"][k]) if k in r["config"] else "" for k in keys]

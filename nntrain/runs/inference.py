@@ -280,7 +280,7 @@ def predict_table(source, path, proba=False, threshold=None):
     table = _input_table(predictor, path)
     out = predictor.outputs(encoding.transform(table))
     header, rows = read_rows(path, table.delimiter)
-    columns, values = _prediction_columns(predictor, out, proba)
+    columns, values = prediction_columns(predictor, out, proba)
     taken = [c for c in columns if c in header]
     if taken:
         raise DataError(f"{shown(path)}: already has a column {taken[0]!r}, which the predictions would fill")
@@ -304,7 +304,7 @@ def _input_table(predictor, path):
     return table
 
 
-def _prediction_columns(predictor, out, proba):
+def prediction_columns(predictor, out, proba):
     """(names, columns of strings) of the predictions for outputs ``out`` (n, units), as ``predict_table`` adds them."""
     if predictor.kind in ("classes", "binary"):
         return _class_columns(predictor, out, proba)
@@ -312,11 +312,11 @@ def _prediction_columns(predictor, out, proba):
     names = targets if len(targets) == out.shape[1] else default_features(out.shape[1])
     columns = [f"predicted_{t}" for t in names]
     if predictor.kind != "multilabel":
-        return columns, [_numbers(out[:, j]) for j in range(out.shape[1])]
+        return columns, [number_cells(out[:, j]) for j in range(out.shape[1])]
     values = [[str(int(v > 0.5)) for v in out[:, j]] for j in range(out.shape[1])]
     if proba:
         columns += [f"p_{t}" for t in names]
-        values += [_numbers(out[:, j]) for j in range(out.shape[1])]
+        values += [number_cells(out[:, j]) for j in range(out.shape[1])]
     return columns, values
 
 
@@ -328,11 +328,12 @@ def _class_columns(predictor, out, proba):
         names = predictor.class_names(out.shape[1] if kind == "classes" else 2)
         shown_names = names if kind == "classes" else names[1:]  # one sigmoid: P(second class)
         columns += [f"p_{name}" for name in shown_names]
-        values += [_numbers(out[:, j]) for j in range(out.shape[1])]
+        values += [number_cells(out[:, j]) for j in range(out.shape[1])]
     return columns, values
 
 
-def _numbers(values):
+def number_cells(values):
+    """Numbers as predictions write them: 6 significant digits."""
     return [f"{float(v):.6g}" for v in values]
 
 

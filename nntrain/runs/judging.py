@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, NNTrainNote, RunError, UsageError
-from ..nn.metrics import BINARY, CLASSES, MULTILABEL, REGRESSION, MissingClass
+from ..nn.metrics import BINARY, CLASSES, MULTILABEL, REGRESSION, Batch, MissingClass
 from ..nn.metrics.classification import F1, Precision, Recall
 from .inference import SPLITS, load_model, read_data_meta
 
@@ -111,7 +111,7 @@ def _class_table(task, names, prediction, y):
     n = len(names)
     per = {cls.name: cls(task, names, average="per_class") for cls in (Precision, Recall, F1)}
     values = {name: list(m.values(prediction, y).values()) for name, m in per.items()}
-    counts = per["precision"].stats(prediction, y).reshape(n, n).astype(np.int64)
+    counts = Batch(task, prediction, y).confusion(n, weighted=False).reshape(n, n).astype(np.int64)
     support = counts.sum(axis=1)
     per_class = [
         {"class": names[k], **{name: values[name][k] for name in per}, "support": int(support[k])} for k in range(n)

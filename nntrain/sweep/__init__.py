@@ -1,8 +1,8 @@
 """Sweeps: grids of variants, planned and validated up front (``plan``), run (``execute``) on local
-processes or a Dask cluster (``pools``).
+processes or a Dask cluster (``pools``); cross-validation as a sweep of folds (``cv``).
 
-``plan_sweep``, ``run_sweep``, ``SweepInterrupted`` and ``SweepResult`` are loaded on first use: the CLI
-reaches the forkserver module (standard library only) before anything heavy.
+The public names below are loaded on first use: the CLI reaches the forkserver module (standard
+library only) before anything heavy.
 """
 
 # name -> the module that defines it
@@ -11,6 +11,10 @@ _PUBLIC = {
     "run_sweep": "execute",
     "SweepInterrupted": "execute",
     "SweepResult": "execute",
+    "plan_cv": "cv",
+    "run_cv": "cv",
+    "CVInterrupted": "cv",
+    "CVResult": "cv",
 }
 
 __all__ = list(_PUBLIC)

@@ -54,16 +54,18 @@ class SweepInterrupted(KeyboardInterrupt):
 
 
 def run_sweep(
-    plan, *, sweep_dir=None, runs_root="runs", workers=None, scheduler=None, on_start=None, on_result=None, plots=False
+    plan, *, sweep_dir=None, runs_root="runs", workers=None, scheduler=None, on_start=None, on_result=None, plots=False, kind="sweep"
 ):
     """Run every variant of ``plan`` and write the sweep directory; returns a SweepResult.
 
     Locally the runs go to ``workers`` processes (default: one per core); with ``scheduler``
     (``tcp://HOST:PORT``) to that Dask cluster. ``sweep_dir`` must not exist yet; default
-    ``runs_root/<name>-sweep-<time>``. ``on_start(sweep_dir, n_runs, backend)`` is called once the
-    directory exists (``backend``: sweep.json's description of where the runs go), ``on_result(entry)``
-    with each run's sweep.json entry as it finishes. A failing run is recorded and the others go on.
-    ``plots``: each run draws its curves.png (and decision_boundary.png), as ``fit(..., plots=True)``.
+    ``runs_root/<name>-<kind>-<time>``; ``kind`` ("sweep", or "cv" for ``nntrain cv``'s) also names
+    the directory in errors (``--<kind>-dir``). ``on_start(sweep_dir, n_runs, backend)`` is called
+    once the directory exists (``backend``: sweep.json's description of where the runs go),
+    ``on_result(entry)`` with each run's sweep.json entry as it finishes. A failing run is recorded
+    and the others go on. ``plots``: each run draws its curves.png (and decision_boundary.png), as
+    ``fit(..., plots=True)``.
 
     Ctrl-C cancels the runs that have not started; local runs already running finish their step,
     write a checkpoint and come back "interrupted" (``nntrain fit --resume`` continues them; on Dask
@@ -73,7 +75,7 @@ def run_sweep(
     """
     pool = _open_pool(plan, workers, scheduler)  # first: an unreachable scheduler leaves no directory
     with pool:
-        path = runs.create_run_dir(f"{plan.name}-sweep", sweep_dir, runs_root, what="sweep")
+        path = runs.create_run_dir(f"{plan.name}-{kind}", sweep_dir, runs_root, what=kind)
         record = _Record(path, plan, pool.description)
         pending = _Pending(pool, record)
         try:

@@ -1,7 +1,8 @@
 """Checkpoints: everything a run needs to continue exactly where it stopped.
 
 ``checkpoint.npz`` in the run directory holds the model's arrays (``model.<name>``), the optimizer's
-state (``optimizer.<name>``), early stopping's best weights (``best.<name>``) and one JSON document
+state (``optimizer.<name>``), early stopping's best weights (``best.<name>``), mid-epoch the rows
+whose metrics' stats are not taken yet (``pending.prediction``, ``.y``, ``.w``) and one JSON document
 (``state``): epochs done, steps done in the current epoch, the generator's state now and at the start of
 that epoch, the epoch's partial sums, early stopping's counters. Loaded without pickle, and checked
 before anything is restored from it: a damaged checkpoint is a RunError that says what is wrong.
@@ -18,7 +19,7 @@ from ..nn.model import arrays_problem
 from ..runs.store import read_arrays, write_arrays
 
 CHECKPOINT = "checkpoint.npz"
-PREFIXES = ("model", "optimizer", "best")
+PREFIXES = ("model", "optimizer", "best", "pending")
 
 
 def save_checkpoint(run_dir, state, **groups):

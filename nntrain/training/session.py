@@ -34,7 +34,7 @@ from .callbacks import EarlyStopping
 from ..nn.model import arrays_problem
 from .checkpoint import CHECKPOINT, array_shape, optimizer_problem, remove_checkpoint, save_checkpoint
 from .diagnostics import advice
-from .trainer import EpochTotals, held_out
+from .trainer import PENDING_ROWS, EpochTotals, held_out
 
 # Without training.checkpoint_every, a checkpoint is written at the end of an epoch once this many
 # seconds have passed since the last one (and always when a run is interrupted).
@@ -169,7 +169,7 @@ class Session:
         for _ in range(state["step"]):
             next(batches)
         self.rng.bit_generator.state = state["rng"]
-        return state["rng_epoch_start"], EpochTotals.from_json(state["totals"]), state["step"]
+        return state["rng_epoch_start"], EpochTotals.from_json(state["totals"], state.get("pending")), state["step"]
 
     def _steps(self, epoch, batches, first_step, epoch_start, totals, on_step):
         """The epoch's steps from ``first_step`` (0-based), adding to ``totals``. None, or the step
@@ -257,8 +257,9 @@ class Session:
         best = {}
         if self.early is not None:
             state["early_stopping"], best = self.early.state_dict()
+        pending = totals.pending_arrays() if totals is not None else {}
         save_checkpoint(
-            self.path, state, model=trainer.model.state_dict(), optimizer=trainer.optimizer.state_dict(), best=best
+            self.path, state, model=trainer.model.state_dict(), optimizer=trainer.optimizer.state_dict(), best=best, pending=pending
         )
         self.summary["checkpoint"] = {"epoch": epoch, "step": step}
         self._write_files()
@@ -279,10 +280,26 @@ class Session:
         if problem:
             raise RunError(f"{self.path / CHECKPOINT}: damaged checkpoint: {problem}")
         self._read_logs(state["epoch"])
+        state["pending"] = groups["pending"]  # for the replay of the interrupted epoch
         self.trainer.optimizer.load_state_dict(groups["optimizer"], [model.flat_params])
         self.rng.bit_generator.state = state["rng"]
         if self._restores_early_stopping(state):
             self.early.load_state_dict(state["early_stopping"], groups["best"])
+
+    def _pending_problem(self, pending):
+        """Whether a checkpoint's pending rows fit the run: as many predictions (n, outputs) as
+        targets and weights, fewer than a batch more than PENDING_ROWS; or None."""
+        if not pending:
+            return None
+        n = len(pending.get("prediction", ()))
+        trainer, split = self.trainer, self.data.train
+        if not self.trainer.additive or set(pending) - {"prediction", "y", "w"} or ("w" in pending) != (split.w is not None):
+            return f"{', '.join(sorted(pending))}, not what this run keeps"
+        expected = {"prediction": (n, trainer.model.outputs), "y": (n, *split.y.shape[1:]), "w": (n,)}
+        wrong = [k for k, v in pending.items() if v.shape != expected[k]]
+        if wrong or not 0 < n < PENDING_ROWS + self.config.data.batch_size:
+            return f"{wrong[0] if wrong else 'prediction'} of shape {pending[wrong[0] if wrong else 'prediction'].shape}"
+        return None
 
     def _checkpoint_problem(self, state, groups):
         """What in a well-formed checkpoint (``load_checkpoint`` checked its form) does not fit this
@@ -292,6 +309,9 @@ class Session:
             return f"epoch {epoch}, step {step} out of range"
         if step and _shapes(state["totals"]["sums"]) != _shapes(self.trainer.new_totals().to_json()["sums"]):
             return f"totals: sums of {', '.join(state['totals']['sums'])}, not of the run's loss and metrics"
+        problem = step and self._pending_problem(groups["pending"])
+        if problem:
+            return f"pending rows: {problem}"
         model = self.trainer.model
         problem = optimizer_problem(groups["optimizer"], self.trainer.optimizer, [model.flat_params])
         if problem:

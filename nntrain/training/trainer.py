@@ -15,29 +15,56 @@ from ..data.prepare import Loader, load_data
 from .diagnostics import Diagnostics
 from ..errors import Diverged, NNTrainNote, NNTrainWarning
 from ..nn.losses import pairing_warning
-from ..nn.metrics import BINARY, REGRESSION
+from ..nn.metrics import BINARY, REGRESSION, Batch
 from ..nn.model import build_model, input_width
 from ..nn.optimizers import clip_by_global_norm, clip_by_value, make_optimizer
 from ..nn.schedules import learning_rate
 
 
+# A step keeps its predictions; the metrics' stats are taken from the pending ones once they hold this
+# many rows (and at the epoch's end): a few NumPy calls on 2,048 rows instead of a few per step. The
+# boundaries depend only on the epoch's batch sizes, and a checkpoint keeps the pending rows, so a
+# resumed run adds the same numbers in the same groups as one never interrupted.
+PENDING_ROWS = 2048
+
+
 class EpochTotals:
     """One epoch's sums so far: batch-size-weighted data loss and penalty, each additive metric's
-    stats (``nntrain.nn.metrics``), examples seen and steps clipped."""
+    stats (``nntrain.nn.metrics``), examples seen and steps clipped; and ``pending``, the
+    (predictions, targets, weights) of the steps whose stats are not taken yet."""
 
     def __init__(self, metrics):
         self.sums = {"data_loss": 0.0, "penalty": 0.0, **{m.key: m.zeros() for m in metrics}}
         self.seen = self.clipped = 0
+        self.pending = []
+
+    @property
+    def pending_rows(self):
+        return sum(len(p) for p, _, _ in self.pending)
 
     def to_json(self):
+        """The sums as JSON; the pending rows are ``pending_arrays``' (a checkpoint keeps them as arrays)."""
         sums = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in self.sums.items()}
         return {"sums": sums, "seen": self.seen, "clipped": self.clipped}
 
+    def pending_arrays(self):
+        """{"prediction", "y"[, "w"]}: the pending rows, concatenated (empty: {})."""
+        if not self.pending:
+            return {}
+        predictions, ys, ws = zip(*self.pending)
+        arrays = {"prediction": np.concatenate(predictions), "y": np.concatenate(ys)}
+        if ws[0] is not None:
+            arrays["w"] = np.concatenate(ws)
+        return arrays
+
     @classmethod
-    def from_json(cls, state):
+    def from_json(cls, state, pending=None):
+        """The totals of ``to_json``'s ``state`` and ``pending_arrays``' ``pending``."""
         totals = cls([])
         totals.sums = {str(k): np.asarray(v, np.float64) if isinstance(v, list) else float(v) for k, v in state["sums"].items()}
         totals.seen, totals.clipped = int(state["seen"]), int(state["clipped"])
+        if pending:
+            totals.pending = [(pending["prediction"], pending["y"], pending.get("w"))]
         return totals
 
 
@@ -68,6 +95,7 @@ class Trainer:
         ``totals`` -- loss (data loss + penalty), [data_loss, penalty], metrics, [clipped_steps] --,
         each held-out split's loss and metrics (``evaluations``: split name -> the values of
         ``evaluate``), and the learning rate if a schedule sets it (``lr``)."""
+        self.take_stats(totals)
         sums, seen = totals.sums, totals.seen
         data_loss, penalty = sums["data_loss"] / seen, sums["penalty"] / seen
         logs = {"loss": data_loss + penalty}
@@ -129,8 +157,18 @@ class Trainer:
         sums["data_loss"] += data_loss * n
         sums["penalty"] += penalty * n
         if self.additive:
-            add_stats(sums, self.additive, *self.in_units(loss.prediction, y), weight)
+            totals.pending.append((loss.prediction.copy(), y, weight))  # a copy: the buffer is the loss's
+            if totals.pending_rows >= PENDING_ROWS:
+                self.take_stats(totals)
         return row
+
+    def take_stats(self, totals):
+        """Add the pending rows' stats to the sums."""
+        if not totals.pending:
+            return
+        arrays = totals.pending_arrays()
+        add_stats(totals.sums, self.additive, *self.in_units(arrays["prediction"], arrays["y"]), arrays.get("w"))
+        totals.pending = []
 
     def evaluate(self, split, batch_size=4096):
         """Loss and metrics of the current weights on a split, in inference mode."""
@@ -152,7 +190,8 @@ def evaluate(model, loss, metrics, split, batch_size=4096, in_units=None):
         loss_sum += loss.forward(out, y, w) * batch_weight
         weights += batch_weight
         prediction, y = in_units(loss.prediction, y)
-        add_stats(sums, [m for m in metrics if not m.ranking], prediction, y, w)
+        if len(sums):
+            add_stats(sums, [m for m in metrics if not m.ranking], prediction, y, w)
         if ranked:
             outputs.append(np.array(prediction))  # a copy: the loss's buffer is reused by the next batch
             targets.append(y)
@@ -166,14 +205,11 @@ def evaluate(model, loss, metrics, split, batch_size=4096, in_units=None):
 
 
 def add_stats(sums, metrics, prediction, y, weight):
-    """Add each additive metric's stats of a batch to ``sums`` (metric key -> array), computing
-    stats that metrics share (``Metric.shared``: the confusion matrix) once."""
-    done = {}
+    """Add each additive metric's stats of a batch to ``sums`` (metric key -> array); what metrics
+    share (the classes, the confusion matrix) is computed once (``Batch``)."""
+    batch = Batch(metrics[0].task, prediction, y, weight)
     for metric in metrics:
-        stats = done.get(metric.shared)
-        if stats is None:
-            stats = done[metric.shared] = metric.stats(prediction, y, weight if metric.weighted else None)
-        sums[metric.key] += stats
+        sums[metric.key] += metric.stats(batch)
 
 
 def metric_names(config, units, classes=None):

@@ -25,13 +25,13 @@ To add a metric: a ``Metric`` subclass (``base``) in ``classification`` or ``reg
 in ``METRICS`` here.
 """
 
-from .base import AVERAGES, BINARY, CLASSES, MULTILABEL, REGRESSION, Metric, MissingClass
+from .base import AVERAGES, BINARY, CLASSES, MULTILABEL, REGRESSION, Batch, Metric, MissingClass
 from .classification import (
     Accuracy, AveragePrecision, BalancedAccuracy, F1, LogLoss, Precision, Recall, RocAuc, TopKAccuracy,
 )
 from .regression import MAE, MAPE, MSE, R2, RMSE
 
-__all__ = ["AVERAGES", "BINARY", "CLASSES", "METRICS", "MULTILABEL", "REGRESSION", "Metric", "MissingClass", "higher_is_better", "metric_of", "task_of"]
+__all__ = ["AVERAGES", "BINARY", "Batch", "CLASSES", "METRICS", "MULTILABEL", "REGRESSION", "Metric", "MissingClass", "higher_is_better", "metric_of", "task_of"]
 
 METRICS = {
     cls.name: cls

@@ -1,4 +1,7 @@
-"""What every metric is (``Metric``), and the tasks a network's outputs can be: see the package's docstring."""
+"""What every metric is (``Metric``), the batch it reads (``Batch``), and the tasks a network's
+outputs can be: see the package's docstring."""
+
+from functools import cached_property
 
 import numpy as np
 
@@ -9,6 +12,54 @@ EPS = np.finfo(np.float64).eps  # scikit-learn's clip of probabilities (log_loss
 
 class MissingClass(ValueError):
     """A ranking metric on rows that lack a class (its curve has no positives)."""
+
+
+class Batch:
+    """Predictions and targets as metrics read them, with what several metrics take from them --
+    the classes, the true class's probability, the confusion matrix -- computed once.
+
+    ``prediction``: output activations (n, units); ``y``: targets in the loss's form (labels (n,),
+    or (n, units)); ``weight``: the rows' weights (n,), or None.
+    """
+
+    def __init__(self, task, prediction, y, weight=None):
+        self.task, self.prediction, self.y, self.weight = task, prediction, y, weight
+        self._confusion = {}
+
+    @cached_property
+    def true(self):
+        """A classifier's true classes (n,)."""
+        return self.y if self.task == CLASSES else (self.y[:, 0] > 0.5).astype(np.int64)
+
+    @cached_property
+    def predicted(self):
+        """A classifier's predicted classes (n,): the argmax, or p > 0.5."""
+        if self.task == CLASSES:
+            return self.prediction.argmax(axis=1)
+        return (self.prediction[:, 0] > 0.5).astype(np.int64)
+
+    @cached_property
+    def p_true(self):
+        """A classifier's probability of each row's true class (n,), float64."""
+        if self.task == CLASSES:
+            return self.prediction[np.arange(len(self.y)), self.y].astype(np.float64)
+        p = self.prediction[:, 0].astype(np.float64)
+        return np.where(self.true == 1, p, 1.0 - p)
+
+    @cached_property
+    def probabilities(self):
+        """A classifier's (n, K) float64 probabilities of every class; a binary one's as [1 - p, p]."""
+        p = np.asarray(self.prediction, dtype=np.float64)
+        return p if self.task == CLASSES else np.column_stack([1.0 - p[:, 0], p[:, 0]])
+
+    def confusion(self, n, weighted):
+        """The (flattened) n x n confusion matrix, C[i, j] the rows (weights, if ``weighted``) of true
+        class i predicted as j."""
+        if weighted not in self._confusion:
+            index = self.true * n + self.predicted
+            counts = np.bincount(index, weights=self.weight if weighted else None, minlength=n * n)
+            self._confusion[weighted] = counts.astype(np.float64)
+        return self._confusion[weighted]
 
 
 class Metric:
@@ -46,12 +97,6 @@ class Metric:
         return f"weighted_{base}" if self.weighted else base
 
     @property
-    def shared(self):
-        """Metrics whose ``shared`` are equal have the same ``stats`` (the confusion matrix's): a step
-        computes them once."""
-        return self.key
-
-    @property
     def columns(self):
         """The metrics.csv columns it logs (before ``val_``)."""
         if self.average == "per_class":
@@ -59,8 +104,9 @@ class Metric:
             return [f"{prefix}_{name}" for name in self.classes]
         return [self.key]
 
-    def stats(self, prediction, y, weight=None):
-        """Sums over the rows (float64 array) that ``result`` makes the values of."""
+    def stats(self, batch):
+        """Sums over the rows of a ``Batch`` (a float64 array) that ``result`` makes the values of;
+        weighted by the batch's weights if the metric is ``weighted``."""
         raise NotImplementedError
 
     def result(self, stats):
@@ -68,31 +114,22 @@ class Metric:
         raise NotImplementedError
 
     def values(self, prediction, y, weight=None):
-        """{column: value} on all rows at once."""
-        return self.result(self.stats(prediction, y, weight))
+        """{column: value} on all rows at once (``weight``: the rows' weights, which a weighted metric uses)."""
+        return self.result(self.stats(Batch(self.task, prediction, y, weight)))
 
     def zeros(self):
         """The sums of no rows (None for a ranking metric)."""
         return np.zeros(2)  # a mean's: [sum, weights]
 
-    # What classifiers share: labels, predicted classes, probabilities of every class.
-
-    def _true(self, y):
-        return y if self.task == CLASSES else (y[:, 0] > 0.5).astype(np.int64)
-
-    def _predicted(self, prediction):
-        return prediction.argmax(axis=1) if self.task == CLASSES else (prediction[:, 0] > 0.5).astype(np.int64)
-
-    def _probabilities(self, prediction):
-        """(n, K) float64 probabilities of every class; a binary classifier's as [1 - p, p]."""
-        p = np.asarray(prediction, dtype=np.float64)
-        return p if self.task == CLASSES else np.column_stack([1.0 - p[:, 0], p[:, 0]])
+    def weights(self, batch):
+        """The batch's weights, if the metric is weighted."""
+        return batch.weight if self.weighted else None
 
 
 def _sums(values, weight):
     """[sum of the values, sum of the weights]: a weighted mean's stats."""
     if weight is None:
-        total = np.count_nonzero(values) if values.dtype == bool else np.sum(values, dtype=np.float64)
+        total = np.count_nonzero(values) if values.dtype == bool else values.sum()
         return np.array([total, values.size], dtype=np.float64)
     return np.array([np.dot(values, weight), weight.sum()], dtype=np.float64)
 

@@ -4,7 +4,7 @@ probabilities (log loss, top-k accuracy) and of the ranking of scores (ROC AUC, 
 import numpy as np
 
 from .. import curves
-from .base import BINARY, CLASSES, EPS, MULTILABEL, Metric, MissingClass, _mean, _sums
+from .base import BINARY, CLASSES, EPS, MULTILABEL, Batch, Metric, MissingClass, _mean, _sums
 
 class Accuracy(Metric):
     """Share of rows whose predicted class (argmax, or p > 0.5) is the true one; with several sigmoid
@@ -13,15 +13,14 @@ class Accuracy(Metric):
     name = "accuracy"
     tasks = (CLASSES, BINARY, MULTILABEL)
 
-    def stats(self, prediction, y, weight=None):
+    def stats(self, batch):
+        weight = self.weights(batch)
         if self.task == MULTILABEL:
-            right = (prediction > 0.5) == (y > 0.5)
+            right = (batch.prediction > 0.5) == (batch.y > 0.5)
             if weight is not None:
                 return np.array([np.dot(right.sum(axis=1), weight), weight.sum() * right.shape[1]])
             return np.array([np.count_nonzero(right), right.size], dtype=np.float64)
-        if self.task == CLASSES and weight is None:  # the common case, without np.sum's overhead
-            return np.array([np.count_nonzero(prediction.argmax(axis=1) == y), len(y)], dtype=np.float64)
-        return _sums(self._predicted(prediction) == self._true(y), weight)
+        return _sums(batch.predicted == batch.true, weight)
 
     def result(self, stats):
         return {self.key: _mean(stats)}
@@ -36,13 +35,8 @@ class Confusion(Metric):
 
     averages = ("macro", "weighted", "micro", "binary", "per_class")
 
-    @property
-    def shared(self):
-        return ("confusion", self.weighted)
-
-    def stats(self, prediction, y, weight=None):
-        index = self._true(y) * self.n + self._predicted(prediction)
-        return np.bincount(index, weights=weight, minlength=self.n * self.n).astype(np.float64)
+    def stats(self, batch):
+        return batch.confusion(self.n, self.weighted)
 
     def zeros(self):
         return np.zeros(self.n * self.n)
@@ -119,17 +113,14 @@ class LogLoss(Metric):
     higher_is_better = False
     tasks = (CLASSES, BINARY, MULTILABEL)
 
-    def stats(self, prediction, y, weight=None):
+    def stats(self, batch):
         if self.task == MULTILABEL:
-            p = np.clip(np.asarray(prediction, np.float64), EPS, 1 - EPS)
-            rows = -np.mean(np.where(y > 0.5, np.log(p), np.log(1 - p)), axis=1)
-            return _sums(rows, weight)
-        if self.task == CLASSES:
-            p = prediction[np.arange(len(y)), y].astype(np.float64)
-        else:  # the probability of each row's class: p, or 1 - p
-            p = prediction[:, 0].astype(np.float64)
-            p = np.where(y[:, 0] > 0.5, p, 1.0 - p)
-        return _sums(-np.log(np.clip(p, EPS, 1 - EPS)), weight)
+            p = np.clip(np.asarray(batch.prediction, np.float64), EPS, 1 - EPS)
+            rows = -np.mean(np.where(batch.y > 0.5, np.log(p), np.log(1 - p)), axis=1)
+            return _sums(rows, self.weights(batch))
+        p = np.maximum(batch.p_true, EPS)  # a new array: p_true is shared
+        np.minimum(p, 1 - EPS, out=p)
+        return _sums(-np.log(p, out=p), self.weights(batch))
 
     def result(self, stats):
         return {self.key: _mean(stats)}
@@ -143,9 +134,9 @@ class TopKAccuracy(Metric):
     needs_k = True
     tasks = (CLASSES,)
 
-    def stats(self, prediction, y, weight=None):
-        ranked = np.argsort(prediction, axis=1, kind="mergesort")[:, ::-1][:, : self.k]
-        return _sums((ranked == y[:, None]).any(axis=1), weight)
+    def stats(self, batch):
+        ranked = np.argsort(batch.prediction, axis=1, kind="mergesort")[:, ::-1][:, : self.k]
+        return _sums((ranked == batch.y[:, None]).any(axis=1), self.weights(batch))
 
     def result(self, stats):
         return {self.key: _mean(stats)}
@@ -158,20 +149,20 @@ class Ranking(Metric):
     ranking = True
 
     def values(self, prediction, y, weight=None):
-        p, true = self._probabilities(prediction), self._true(y)
+        batch = Batch(self.task, prediction, y, weight)
         absent = self.absent(y)
         if absent:
             raise MissingClass(f"{self.key} needs rows of every class; none of class {absent[0]!r}")
         ks = [1] if self.task == BINARY else range(self.n)
-        scores = [self.area(true == k, p[:, k], weight) for k in ks]
-        return {self.key: float(np.mean(scores))}
+        p, true, weight = batch.probabilities, batch.true, self.weights(batch)
+        return {self.key: float(np.mean([self.area(true == k, p[:, k], weight) for k in ks]))}
 
     def absent(self, y):
         """The class names without a row in ``y`` (a binary classifier: also without a negative)."""
-        counts = np.bincount(self._true(y), minlength=self.n)
+        counts = np.bincount(Batch(self.task, None, y).true, minlength=self.n)
         return [self.classes[k] for k in np.flatnonzero(counts == 0)]
 
-    def stats(self, prediction, y, weight=None):
+    def stats(self, batch):
         raise TypeError(f"{self.name} is computed on whole splits, not from sums")
 
     def zeros(self):

@@ -17,8 +17,9 @@ class Regression(Metric):
     classifies = False
     tasks = (REGRESSION,)
 
-    def stats(self, prediction, y, weight=None):
-        a, y = np.asarray(prediction, np.float64), np.asarray(y, np.float64)
+    def stats(self, batch):
+        weight = self.weights(batch)
+        a, y = np.asarray(batch.prediction, np.float64), np.asarray(batch.y, np.float64)
         d = a - y
         terms = [d * d, np.abs(d), np.abs(d) / np.maximum(np.abs(y), EPS), y, y * y]
         if weight is None:
