@@ -1,4 +1,46 @@
-"""What the commands that run many runs (sweep, cv) show alike: where the runs go, and a progress bar."""
+"""What the commands that run many runs (sweep, cv) do alike: where the runs go, a progress bar,
+and the end -- a report, exit 1 if a run did not complete, exit 130 on Ctrl-C with what finished --
+and the options they share."""
+
+from typing import Annotated, Optional
+
+import typer
+
+EveryRun = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", help="Override a config value in every run, e.g. training.epochs=50 (repeatable)."),
+]
+Workers = Annotated[Optional[int], typer.Option(help="Parallel runs on this machine; default: one per core.", show_default=False)]
+Scheduler = Annotated[
+    Optional[str],
+    typer.Option(help="Run on a Dask cluster instead: its scheduler's address, tcp://HOST:PORT.", show_default=False),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+NoPlots = Annotated[bool, typer.Option("--no-plots", help="The runs write no curves.png or decision_boundary.png.")]
+
+
+def run_with_progress(run, *, quiet, header, report, interrupted, folder):
+    """``run(on_start=, on_result=)`` -- ``run_sweep`` or ``run_cv`` with their other arguments
+    bound -- under a progress bar. ``header(path, n, backend)`` prints the first line once the
+    directory exists; ``report(result)`` prints what ran and says whether every run completed (else
+    exit 1); on Ctrl-C (the exception ``interrupted``, holding the ``result`` so far) it reports
+    what finished and exits 130, naming ``folder(result)``."""
+    from nntrain.errors import Failed, Interrupted
+
+    progress = RunsProgress(quiet)
+
+    def on_start(path, n, backend):
+        header(path, n, backend)
+        progress.start(n)
+
+    try:
+        with progress:
+            result = run(on_start=on_start, on_result=progress.advance)
+    except interrupted as stop:
+        report(stop.result)
+        raise Interrupted(f"interrupted; finished runs are in {folder(stop.result)}") from None
+    if not report(result):
+        raise Failed()  # report listed the runs that did not complete
 
 
 def backend_text(backend):

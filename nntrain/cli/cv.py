@@ -1,10 +1,11 @@
+import functools
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ._app import command, console, print_json
-from ._runs import RunsProgress, backend_text
+from ._runs import EveryRun, NoPlots, Quiet, Scheduler, Workers, backend_text, run_with_progress
 from ._tables import plural
 
 
@@ -15,23 +16,15 @@ def cv(
     repeats: Annotated[
         int, typer.Option(help="Cross-validate R times, with seeds seed, seed+1, ...: new folds each time.")
     ] = 1,
-    set_: Annotated[
-        Optional[list[str]],
-        typer.Option("--set", help="Override a config value in every run, e.g. training.epochs=50 (repeatable)."),
-    ] = None,
-    workers: Annotated[
-        Optional[int], typer.Option(help="Parallel runs on this machine; default: one per core.", show_default=False)
-    ] = None,
-    scheduler: Annotated[
-        Optional[str],
-        typer.Option(help="Run on a Dask cluster instead: its scheduler's address, tcp://HOST:PORT.", show_default=False),
-    ] = None,
+    set_: EveryRun = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     cv_dir: Annotated[
         Optional[Path], typer.Option("--cv-dir", help="Write the cross-validation exactly here (must not exist yet).")
     ] = None,
     runs_root: Annotated[Path, typer.Option("--runs", help="Where new cv directories go.")] = Path("runs"),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    no_plots: Annotated[bool, typer.Option("--no-plots", help="The runs write no curves.png or decision_boundary.png.")] = False,
+    quiet: Quiet = False,
+    no_plots: NoPlots = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print cv.json instead of the table.")] = False,
 ):
     """k-fold cross-validation: a run per fold, in parallel, each judged on the fold it held out.
@@ -50,34 +43,20 @@ def cv(
     from nntrain.sweep import CVInterrupted, plan_cv, run_cv
 
     plan = plan_cv(config, folds, repeats, set_ or ())
-    progress = RunsProgress(quiet)
 
-    def on_start(path, n, backend):
+    def header(path, n, backend):
         times = f" x {plural(repeats, 'repeat')}" if repeats > 1 else ""
         typer.echo(f"cv: {path} ({plural(folds, 'fold')}{times} on {backend_text(backend)})", err=as_json)
-        progress.start(n)
 
-    try:
-        with progress:
-            result = run_cv(
-                plan,
-                cv_dir=cv_dir,
-                runs_root=runs_root,
-                workers=workers,
-                scheduler=scheduler,
-                on_start=on_start,
-                on_result=progress.advance,
-                plots=not no_plots,
-            )
-    except CVInterrupted as stop:
-        from nntrain.errors import Interrupted
-
-        _report(stop.result, as_json)
-        raise Interrupted(f"interrupted; finished runs are in {stop.result.cv_dir}") from None
-    if not _report(result, as_json):
-        from nntrain.errors import Failed
-
-        raise Failed()  # _report listed the runs that did not complete
+    run = functools.partial(run_cv, plan, cv_dir=cv_dir, runs_root=runs_root, workers=workers, scheduler=scheduler, plots=not no_plots)
+    run_with_progress(
+        run,
+        quiet=quiet,
+        header=header,
+        report=lambda result: _report(result, as_json),
+        interrupted=CVInterrupted,
+        folder=lambda result: result.cv_dir,
+    )
 
 
 def _report(result, as_json):

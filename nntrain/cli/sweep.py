@@ -1,10 +1,11 @@
+import functools
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ._app import command, console
-from ._runs import RunsProgress, backend_text
+from ._runs import EveryRun, NoPlots, Quiet, Scheduler, Workers, backend_text, run_with_progress
 from ._tables import plural
 
 
@@ -22,23 +23,15 @@ def sweep(
     seeds: Annotated[
         Optional[int], typer.Option(help="Run every variant with seeds 0..N-1.", show_default=False)
     ] = None,
-    set_: Annotated[
-        Optional[list[str]],
-        typer.Option("--set", help="Override a config value in every run, e.g. training.epochs=50 (repeatable)."),
-    ] = None,
+    set_: EveryRun = None,
     sweep_dir: Annotated[
         Optional[Path], typer.Option("--sweep-dir", help="Write the sweep exactly here (must not exist yet).")
     ] = None,
     runs_root: Annotated[Path, typer.Option("--runs", help="Where new sweep directories go.")] = Path("runs"),
-    workers: Annotated[
-        Optional[int], typer.Option(help="Parallel runs on this machine; default: one per core.", show_default=False)
-    ] = None,
-    scheduler: Annotated[
-        Optional[str],
-        typer.Option(help="Run on a Dask cluster instead: its scheduler's address, tcp://HOST:PORT.", show_default=False),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    no_plots: Annotated[bool, typer.Option("--no-plots", help="The runs write no curves.png or decision_boundary.png.")] = False,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    quiet: Quiet = False,
+    no_plots: NoPlots = False,
 ):
     """Run every combination of grid values (and seeds) as its own run, in parallel, then compare them.
 
@@ -54,33 +47,17 @@ def sweep(
     from nntrain.sweep import SweepInterrupted, plan_sweep, run_sweep
 
     plan = plan_sweep(config, grid or (), seeds, set_ or ())
-    progress = RunsProgress(quiet)
-
-    def on_start(path, n, backend):
-        typer.echo(f"sweep: {path} ({plural(n, 'run')} on {backend_text(backend)})")
-        progress.start(n)
-
-    try:
-        with progress:
-            result = run_sweep(
-                plan,
-                sweep_dir=sweep_dir,
-                runs_root=runs_root,
-                workers=workers,
-                scheduler=scheduler,
-                on_start=on_start,
-                on_result=progress.advance,
-                plots=not no_plots,
-            )
-    except SweepInterrupted as stop:
-        from nntrain.errors import Interrupted
-
-        _report(stop.result)
-        raise Interrupted(f"interrupted; finished runs are in {stop.result.sweep_dir}") from None
-    if not _report(result):
-        from nntrain.errors import Failed
-
-        raise Failed()  # _report listed the runs that did not complete
+    run = functools.partial(
+        run_sweep, plan, sweep_dir=sweep_dir, runs_root=runs_root, workers=workers, scheduler=scheduler, plots=not no_plots
+    )
+    run_with_progress(
+        run,
+        quiet=quiet,
+        header=lambda path, n, backend: typer.echo(f"sweep: {path} ({plural(n, 'run')} on {backend_text(backend)})"),
+        report=_report,
+        interrupted=SweepInterrupted,
+        folder=lambda result: result.sweep_dir,
+    )
 
 
 def _report(result):
