@@ -17,7 +17,7 @@ import pytest
 
 from conftest import run_cli as run
 from nntrain.data.prepare import load_data
-from nntrain.errors import NNTrainError, NNTrainWarning
+from nntrain.errors import NNTrainError, NNTrainNote, NNTrainWarning
 from nntrain.runs.catalog import expand, find_runs, load_run
 from nntrain.runs.compare import compare
 from nntrain.runs.inference import evaluate_run
@@ -123,7 +123,7 @@ def test_fold_sizes_differ_by_at_most_one(tmp_path):
 
 def test_a_test_share_is_not_used_and_says_so(tmp_path):
     config = write_table(tmp_path)
-    with pytest.warns(NNTrainWarning, match="data.split.test 0.2 is not used: in cross-validation each run's test split is its held-out fold"):
+    with pytest.warns(NNTrainNote, match="data.split.test 0.2 is not used: in cross-validation each run's test split is its held-out fold"):
         plan = plan_cv(config, 3, overrides=["data.split.test=0.2"])
     assert {v.config.data.split.test for v in plan.variants} == {0}
 

@@ -40,7 +40,7 @@ import numpy as np
 
 from ..config import load_config
 from ..data.prepare import load_data
-from ..errors import NNTrainError, NNTrainWarning, RunError, UsageError
+from ..errors import NNTrainError, NNTrainNote, NNTrainWarning, RunError, UsageError
 from ..nn.losses import pairing_warning
 from ..runs import store
 from ..runs.catalog import CV
@@ -86,7 +86,7 @@ def plan_cv(config_path, folds, repeats=1, overrides=()):
     runs with seed ``config.seed + r``: a new assignment of the rows to the folds, and new initial
     weights and shuffles; the folds of one repeat share one assignment. (A built-in data set --
     ``xor``, ``blobs``, ... -- is generated from the seed too: each repeat then draws new examples.) ``overrides``: ``KEY=VALUE``
-    strings applied to every fold (``--set``). A test share in the config is not used (warned): the
+    strings applied to every fold (``--set``). A test share in the config is not used (a note says so): the
     held-out fold plays the test split's part.
 
     Raises UsageError for ``folds`` outside 2..1000 or ``repeats`` below 1, and what ``fit`` would
@@ -99,7 +99,7 @@ def plan_cv(config_path, folds, repeats=1, overrides=()):
     if base.data.split.test:
         warnings.warn(
             f"data.split.test {base.data.split.test:g} is not used: in cross-validation each run's test split is its held-out fold",
-            NNTrainWarning,
+            NNTrainNote,
             stacklevel=2,
         )
     variants = [_variant(config_path, overrides, base.seed, folds, repeats, r, i) for r in range(repeats) for i in range(folds)]
