@@ -124,3 +124,18 @@ def test_an_unwritable_plot_is_a_user_error(tmp_path):
 def test_importing_the_plots_does_not_import_matplotlib():
     code = "import sys, nntrain.runs.plots, nntrain.runs.compare, nntrain.runs.summary; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_plot_is_written_atomically(tmp_path, monkeypatch):
+    import nntrain.runs.store as store
+
+    plot_overlay([("a", [1, 2], [1.0, 0.5])], "loss", tmp_path / "o.png")
+    before = (tmp_path / "o.png").read_bytes()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.os, "replace", full_disk)
+    with pytest.raises(NNTrainError, match=r"o.png: cannot write: No space left on device; the previous version is kept"):
+        plot_overlay([("b", [1, 2, 3], [1.0, 0.5, 0.2])], "loss", tmp_path / "o.png")
+    assert (tmp_path / "o.png").read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["o.png"]

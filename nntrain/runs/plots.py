@@ -238,13 +238,21 @@ def _figure(size):
 
 
 def _save(fig, path):
+    """The figure as a PNG at ``path``, drawn in memory and written atomically (``store.write_bytes``):
+    a stop while it is drawn or written leaves the previous picture, or none, never half of one."""
+    import io
+
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from .store import write_bytes
 
     path = Path(path)
     FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png", dpi=DPI)
     except OSError as e:
         raise NNTrainError(f"{path}: cannot write the plot: {e.strerror or e}") from None
+    write_bytes(path, buffer.getvalue())
 
