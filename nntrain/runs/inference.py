@@ -110,12 +110,12 @@ class Predictor:
         return self.config.task
 
     def scale(self, x):
-        """Raw rows (n, features) -> the network's inputs (standardised as in training), in its dtype."""
-        x = np.asarray(x, dtype=self.model.dtype)
+        """Raw rows (n, features) -> the network's inputs (standardised as in training: in float64,
+        then cast to its dtype, so that they are the bits training and eval feed it)."""
         stats = self.meta.get("standardize")
         if stats:
-            x = (x - np.asarray(stats["mean"], x.dtype)) / np.asarray(stats["std"], x.dtype)
-        return x
+            x = (np.asarray(x, dtype=np.float64) - np.asarray(stats["mean"])) / np.asarray(stats["std"])
+        return np.asarray(x, dtype=self.model.dtype)
 
     def raw(self, x):
         """The network's inputs back to raw rows: the inverse of ``scale``."""
