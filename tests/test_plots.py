@@ -65,6 +65,19 @@ def test_curve_panels_pair_train_and_validation():
     assert curve_panels(["epoch", "val_loss"]) == [("loss", ["val_loss"])]
 
 
+def test_the_variants_of_a_metric_share_its_panel(tmp_path):
+    classes = [f"c{k}" for k in range(10)]
+    columns = ["epoch", "loss", "f1", "f1_weighted", *(f"recall_{c}" for c in classes), "weighted_recall", "val_loss",
+               "val_f1", "val_f1_weighted", *(f"val_recall_{c}" for c in classes), "val_weighted_recall", "val_roc_auc"]  # fmt: skip
+    panels = curve_panels(columns)
+    assert [title for title, _ in panels] == ["loss", "f1", "recall", "weighted_recall", "roc_auc"]
+    assert panels[1][1] == ["f1", "f1_weighted", "val_f1", "val_f1_weighted"]
+    assert len(panels[2][1]) == 20 and panels[4][1] == ["val_roc_auc"]
+    epochs = np.arange(1.0, 6.0)
+    plot_curves({c: epochs if c == "epoch" else 1 / epochs for c in columns}, tmp_path / "c.png")
+    assert png_size(tmp_path / "c.png") == (PANEL[0] * 5, PANEL[1])  # 5 panels, not 25
+
+
 def test_curves_with_validation_have_a_panel_per_quantity(tmp_path):
     epochs = np.arange(1.0, 30.0)
     metrics = {"epoch": epochs, "loss": 1 / epochs, "val_loss": 1.2 / epochs, "mae": 0.5 / epochs}

@@ -49,16 +49,26 @@ def write_run_plots(run_dir, *, predict=None, x=None, y=None):
 
 
 def curve_panels(columns):
-    """What ``plot_curves`` draws: [(quantity, [column, ...])], loss first, then each registered metric.
+    """What ``plot_curves`` draws: [(title, [column, ...])], loss first, then one panel per
+    registered metric (``weighted_`` apart), its train and ``val_`` columns in log order.
 
-    A quantity's columns are its training column and its ``val_`` column, where logged.
+    The variants of one metric -- its averages, its classes (``f1_weighted``, ``f1_<class>``) --
+    share its panel, so that a per-class metric of many classes adds one panel, not one per class.
+    The title is the column's name without ``val_``, or the metric's for several variants.
     """
-    quantities = ["loss"] + [c.removeprefix("val_") for c in columns if metric_of(c) is not None]
+    groups = {("loss", False): [c for c in ("loss", "val_loss") if c in columns]}
+    for column in columns:
+        metric = metric_of(column)
+        if metric is not None:
+            weighted = column.removeprefix("val_").startswith("weighted_")
+            groups.setdefault((metric.name, weighted), []).append(column)
     panels = []
-    for quantity in dict.fromkeys(quantities):
-        present = [c for c in (quantity, f"val_{quantity}") if c in columns]
-        if present:
-            panels.append((quantity, present))
+    for (name, weighted), names in groups.items():
+        if names:
+            ordered = sorted(names, key=lambda c: (c.removeprefix("val_") != c, columns.index(c)))
+            variants = {c.removeprefix("val_") for c in names}
+            title = variants.pop() if len(variants) == 1 else "weighted_" * weighted + name
+            panels.append((title, ordered))
     return panels
 
 
@@ -76,23 +86,28 @@ def plot_curves(metrics, path, title=None):
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (quantity, names) in zip(axes, panels):
         shown = []
+        variants = {name.removeprefix("val_") for name in names}
+        palette = _palette(len(variants)) if len(variants) > 1 else None
+        colours = {variant: palette[k] for k, variant in enumerate(sorted(variants))} if palette else {}
         for name in names:
             epochs, values = _finite_points(metrics["epoch"], metrics[name])
             validation = name.startswith("val_")
+            label = "validation" if validation else "train"
             ax.plot(
                 epochs,
                 values,
                 linestyle="--" if validation else "-",
                 marker="o" if len(epochs) <= 20 else None,
                 markersize=3,
-                label="validation" if validation else "train",
+                color=colours.get(name.removeprefix("val_")),
+                label=f"{name.removeprefix('val_')} ({label})" if colours else label,
             )
             shown.append(values)
         _set_scale(ax, np.concatenate(shown))
         ax.set_title(quantity)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize="small" if len(names) > 4 else None)
         _integer_epochs(ax)
     if title:
         fig.suptitle(title)
