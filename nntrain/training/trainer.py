@@ -36,11 +36,7 @@ class EpochTotals:
     def __init__(self, metrics):
         self.sums = {"data_loss": 0.0, "penalty": 0.0, **{m.key: m.zeros() for m in metrics}}
         self.seen = self.clipped = 0
-        self.pending = []
-
-    @property
-    def pending_rows(self):
-        return sum(len(p) for p, _, _ in self.pending)
+        self.pending, self.pending_rows = [], 0
 
     def to_json(self):
         """The sums as JSON; the pending rows are ``pending_arrays``' (a checkpoint keeps them as arrays)."""
@@ -65,6 +61,7 @@ class EpochTotals:
         totals.seen, totals.clipped = int(state["seen"]), int(state["clipped"])
         if pending:
             totals.pending = [(pending["prediction"], pending["y"], pending.get("w"))]
+            totals.pending_rows = len(pending["prediction"])
         return totals
 
 
@@ -158,6 +155,7 @@ class Trainer:
         sums["penalty"] += penalty * n
         if self.additive:
             totals.pending.append((loss.prediction.copy(), y, weight))  # a copy: the buffer is the loss's
+            totals.pending_rows += n
             if totals.pending_rows >= PENDING_ROWS:
                 self.take_stats(totals)
         return row
@@ -168,7 +166,7 @@ class Trainer:
             return
         arrays = totals.pending_arrays()
         add_stats(totals.sums, self.additive, *self.in_units(arrays["prediction"], arrays["y"]), arrays.get("w"))
-        totals.pending = []
+        totals.pending, totals.pending_rows = [], 0
 
     def evaluate(self, split, batch_size=4096):
         """Loss and metrics of the current weights on a split, in inference mode."""
@@ -181,8 +179,9 @@ def evaluate(model, loss, metrics, split, batch_size=4096, in_units=None):
     the targets' units, for the metrics."""
     in_units = in_units or _in_units(None)
     loss_sum = weights = 0.0
-    sums = {m.key: m.zeros() for m in metrics if not m.ranking}
+    additive = [m for m in metrics if not m.ranking]
     ranked = [m for m in metrics if m.ranking]
+    sums = {m.key: m.zeros() for m in additive}
     outputs, targets = [], []
     for x, y, w in Loader(split, batch_size, shuffle=False, drop_last=False, rng=None):
         out = model.forward(x, training=False, logits=loss.from_logits)
@@ -190,15 +189,15 @@ def evaluate(model, loss, metrics, split, batch_size=4096, in_units=None):
         loss_sum += loss.forward(out, y, w) * batch_weight
         weights += batch_weight
         prediction, y = in_units(loss.prediction, y)
-        if len(sums):
-            add_stats(sums, [m for m in metrics if not m.ranking], prediction, y, w)
+        if additive:
+            add_stats(sums, additive, prediction, y, w)
         if ranked:
             outputs.append(np.array(prediction))  # a copy: the loss's buffer is reused by the next batch
             targets.append(y)
     logs = {"loss": loss_sum / weights + model.penalty()}
     for metric in metrics:
         if metric.ranking:
-            logs.update(metric.values(np.concatenate(outputs), np.concatenate(targets), split.w if metric.weighted else None))
+            logs.update(metric.values(np.concatenate(outputs), np.concatenate(targets), split.w))
         else:
             logs.update(metric.result(sums[metric.key]))
     return logs
