@@ -192,10 +192,8 @@ def _weights(parts, index, table, config, meta):
     labels = {name: stratify_labels(y, config) for name, (_, y) in parts.items()}
     class_weight = meta.get("class_weight") or _class_weights(config, labels["train"], table.classes)
     weights = {}
-    for name in parts:
-        w = np.ones(len(labels[name]) if labels[name] is not None else len(parts[name][1]))
-        if class_weight is not None:
-            w = np.asarray(class_weight, dtype=np.float64)[labels[name]]
+    for name, (_, y) in parts.items():
+        w = np.ones(len(y)) if class_weight is None else np.asarray(class_weight, dtype=np.float64)[labels[name]]
         if table.weight is not None and name in index:
             w = w * table.weight[index[name]]
         weights[name] = w
