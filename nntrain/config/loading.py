@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, UsageError
+from .bounds import yaml_problem
 from .schema import LOADER, ExperimentConfig
 from .section import dotted
 
@@ -40,6 +41,9 @@ def load_config(path, overrides=()):
 
 def parse_config(text, path="<config>", overrides=()):
     """Validate YAML ``text`` (named ``path`` in messages) with ``KEY=VALUE`` overrides applied."""
+    problem = yaml_problem(text)
+    if problem:
+        raise ConfigError(f"{path}: {problem}")
     try:
         raw = yaml.load(text, Loader=LOADER)
     except yaml.YAMLError as e:
@@ -82,6 +86,9 @@ class ConfigSource:
         """Set ``KEY=VALUE`` (dotted path, YAML value) in the raw config; ``label`` names it in errors."""
         label = label or (f"--set {item}" if item.isprintable() else f"--set {item!r}")
         key, value = split_assignment(item, "--set", "KEY=VALUE", "optimizer.lr=0.01")
+        problem = yaml_problem(value)
+        if problem:
+            raise ConfigError(f"--set {key}=...: {problem.removesuffix(' (line 1)')}")
         try:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:

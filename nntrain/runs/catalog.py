@@ -181,9 +181,13 @@ def _read_config(path):
     import yaml
 
     from ..config import LOADER, yaml_error  # libyaml's loader where PyYAML has it
+    from ..config.bounds import yaml_problem
 
     file = path / CONFIG
     text = read_text(path, CONFIG, f"not a run directory (no {CONFIG})")
+    problem = yaml_problem(text)
+    if problem:
+        raise RunError(f"{file}: damaged config: {problem}")
     try:
         config = yaml.load(text, Loader=LOADER)
     except yaml.YAMLError as e:

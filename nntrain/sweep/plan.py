@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from ..config import ExperimentConfig, load_config
+from ..config.bounds import yaml_problem
 from ..config.loading import split_assignment
 from ..errors import ConfigError, NNTrainWarning, UsageError
 from ..nn.losses import pairing_warning
@@ -52,6 +53,9 @@ def parse_grid(item):
     """
     key, text = split_assignment(item, "--grid", "KEY=V1,V2,...", "optimizer.lr=0.1,0.01")
     flow = f"[{text}]"
+    problem = yaml_problem(flow)
+    if problem:
+        raise UsageError(f"--grid {key}=...: {problem.removesuffix(' (line 1)')}")
     try:
         node = yaml.compose(flow, Loader=yaml.SafeLoader)
     except yaml.YAMLError as e:
