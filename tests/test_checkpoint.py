@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,7 +68,18 @@ def test_interrupt_and_resume_is_bit_identical(global_step, reference, tmp_path)
     for key in expected:
         assert expected[key].tobytes() == got[key].tobytes(), key
     assert without_times(read_metrics(run_dir)) == without_times(read_metrics(reference))
+    assert csv_without_times(run_dir) == csv_without_times(reference)  # as written: 13, not 13.0
+    # A stop at an epoch's last step keeps that epoch's diagnostics row, which that step computed.
+    assert read_metrics(run_dir, "diagnostics.csv") == read_metrics(reference, "diagnostics.csv")
     assert not (run_dir / "checkpoint.npz").exists()
+
+
+def csv_without_times(run_dir):
+    """metrics.csv's cells as text, without epoch_time_s."""
+    import csv
+
+    rows = list(csv.DictReader((run_dir / "metrics.csv").read_text().splitlines()))
+    return [{k: v for k, v in row.items() if k != "epoch_time_s"} for row in rows]
 
 
 def test_a_second_interrupt_after_resuming_still_ends_identical(reference, tmp_path):
@@ -336,3 +348,48 @@ def test_a_damaged_state_document(tmp_path, text):
     write_arrays(tmp_path / "checkpoint.npz", {"state": np.array(text)})
     with pytest.raises(RunError, match=f"^{tmp_path / 'checkpoint.npz'}: damaged checkpoint: "):
         load_checkpoint(tmp_path)
+
+
+KILLED_CONFIG = """\
+name: k
+data: {source: xor, batch_size: 2}
+model: {layers: [{units: 4, activation: tanh, keep_prob: 0.8}, {units: 1, activation: sigmoid}]}
+loss: binary_crossentropy
+optimizer: {name: adam, lr: 0.05}
+training: {epochs: 3, checkpoint_every: 1, clip_norm: 0.5}
+metrics: [accuracy, f1]
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to kill the run at a rename")
+def test_a_run_killed_at_any_rename_resumes_bit_identical_or_says_it_cannot(tmp_path):
+    """kill -9 at every rename a run makes (each file it writes is renamed into place): the run then
+    resumes to the weights and metrics of the run never killed, or -- killed before its first
+    checkpoint -- says there is nothing to resume and how to start over."""
+    (tmp_path / "k.yaml").write_text(KILLED_CONFIG)
+    fit_command = [sys.executable, "-c", "from nntrain.cli import main; main()", "fit", "k.yaml", "--quiet", "--no-plots"]
+    subprocess.run([*fit_command, "--run-dir", "reference"], cwd=tmp_path, check=True, capture_output=True)
+    renames = subprocess.run(
+        ["strace", "-f", "-c", "-e", "trace=rename", *fit_command, "--run-dir", "counted"], cwd=tmp_path, capture_output=True, text=True
+    )
+    total = int(next(line.split()[3] for line in renames.stderr.splitlines() if line.rstrip().endswith("rename")))
+    outcomes = []
+    for n in range(1, total + 1):
+        run_dir = f"killed{n}"
+        inject = f"inject=rename:signal=KILL:when={n}"
+        subprocess.run(["strace", "-f", "-o", os.devnull, "-e", "trace=rename", "-e", inject, *fit_command, "--run-dir", run_dir], cwd=tmp_path, capture_output=True)
+        resumed = subprocess.run([*fit_command[:4], "--resume", run_dir, "--quiet", "--no-plots"], cwd=tmp_path, capture_output=True, text=True)
+        if resumed.returncode == 2 and "resume" in resumed.stderr:  # killed before its first checkpoint
+            assert "nothing to resume" in resumed.stderr or "no checkpoint.npz to resume from" in resumed.stderr
+            assert "start it over with: nntrain fit " in resumed.stderr, resumed.stderr
+            outcomes.append("nothing to resume")
+            continue
+        assert resumed.returncode == 0, (n, resumed.stderr)
+        expected, got = read_weights(tmp_path / "reference"), read_weights(tmp_path / run_dir)
+        assert all(expected[k].tobytes() == got[k].tobytes() for k in expected), n
+        assert without_times(read_metrics(tmp_path / run_dir)) == without_times(read_metrics(tmp_path / "reference")), n
+        outcomes.append("resumed")
+    # Before the first checkpoint: config.yaml, summary.json, and the first checkpoint's own files --
+    # metrics.csv, diagnostics.csv, weights.npz, then checkpoint.npz itself. Every later stop resumes.
+    assert outcomes == ["nothing to resume"] * 6 + ["resumed"] * (total - 6) and total >= 15, outcomes

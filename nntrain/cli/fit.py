@@ -46,10 +46,11 @@ def _resume(run_dir, config, set_, seed, new_run_dir, plots):
     """(epochs, start) of ``--resume RUN_DIR``; ``start(on_epoch)`` trains and returns the FitResult."""
     from nntrain.errors import UsageError
     from nntrain.runs.store import load_run_config
-    from nntrain.training.fit import resume
+    from nntrain.training.fit import check_begun, resume
 
     if config is not None or set_ or seed is not None or new_run_dir is not None:
         raise UsageError("--resume continues a run with its own config; give no CONFIG, --set, --seed or --run-dir")
+    check_begun(run_dir)
     epochs = load_run_config(run_dir).training.epochs
     _announce(run_dir)
     return epochs, lambda on_epoch: resume(run_dir, on_epoch=on_epoch, plots=plots)

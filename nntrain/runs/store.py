@@ -257,8 +257,12 @@ def _is_number(text):
         return False
 
 
+COUNTS = ("epoch", "clipped_steps")  # the columns of whole numbers: written back as they were, 13 not 13.0
+
+
 def read_metrics(run_dir, name=METRICS):
-    """The rows of metrics.csv (or diagnostics.csv) as dicts: epoch an int, the rest floats, empty cells left out."""
+    """The rows of metrics.csv (or diagnostics.csv) as dicts: epoch and the other COUNTS ints, the rest
+    floats, empty cells left out."""
     columns = read_columns(run_dir, name)
     epochs = columns.get("epoch", np.zeros(0))
     if not np.isfinite(epochs).all() or (epochs != np.round(epochs)).any():
@@ -266,7 +270,7 @@ def read_metrics(run_dir, name=METRICS):
     rows = []
     for i, epoch in enumerate(epochs):
         row = {"epoch": int(epoch)}
-        row.update({k: float(v[i]) for k, v in columns.items() if k != "epoch" and not math.isnan(v[i])})
+        row.update({k: int(v[i]) if k in COUNTS else float(v[i]) for k, v in columns.items() if k != "epoch" and not math.isnan(v[i])})
         rows.append(row)
     return rows
 

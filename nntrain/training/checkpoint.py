@@ -6,6 +6,13 @@ whose metrics' stats are not taken yet (``pending.prediction``, ``.y``, ``.w``) 
 (``state``): epochs done, steps done in the current epoch, the generator's state now and at the start of
 that epoch, the epoch's partial sums, early stopping's counters. Loaded without pickle, and checked
 before anything is restored from it: a damaged checkpoint is a RunError that says what is wrong.
+
+The invariant that makes a run resumable whatever the moment it stops: a checkpoint is written (to a
+temporary name, then renamed over the previous one) only after the logs it continues -- metrics.csv
+and diagnostics.csv with every epoch it has done -- are on disk. So metrics.csv always holds at least
+the checkpoint's epochs; rows beyond them (written just before a newer checkpoint that never came)
+are dropped on resume and computed again, bit for bit. A stop before the first checkpoint leaves
+nothing to resume from, and resume says so.
 """
 
 import copy
@@ -37,7 +44,10 @@ def load_checkpoint(run_dir):
     """
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
-        raise RunError(f"{run_dir}: no {CHECKPOINT} to resume from (the run stopped before its first checkpoint)")
+        raise RunError(
+            f"{run_dir}: no {CHECKPOINT} to resume from (the run stopped before its first checkpoint); "
+            f"start it over with: nntrain fit {Path(run_dir) / 'config.yaml'}"
+        )
     arrays = read_arrays(path, "checkpoint", text=("state",))
     if "state" not in arrays:
         raise RunError(f"{path}: damaged checkpoint: no state")

@@ -70,6 +70,15 @@ def fit(config, *, run_dir=None, runs_root="runs", on_start=None, on_epoch=None,
     return result
 
 
+def check_begun(path):
+    """RunError for a run killed while it wrote its first files (its config.yaml or summary.json is
+    still a temporary file): nothing to resume, and how to start over."""
+    for name in (CONFIG, SUMMARY):
+        if path.is_dir() and not (path / name).is_file() and (path / f".{name}.tmp").exists():
+            again = f"nntrain fit {path / CONFIG}" if (path / CONFIG).is_file() else "nntrain fit CONFIG"
+            raise RunError(f"{path}: the run stopped while it wrote its first files (no {name}): nothing to resume; start it over with: {again}")
+
+
 def resume(run_dir, *, on_epoch=None, on_step=None, plots=False):
     """Continue an interrupted (or killed) run in its own directory up to its configured epochs.
 
@@ -78,6 +87,7 @@ def resume(run_dir, *, on_epoch=None, on_step=None, plots=False):
     """
     started = time.time()
     path = Path(run_dir)
+    check_begun(path)
     config = load_run_config(path)
     summary = read_summary(path)
     if summary.get("status") == "completed":

@@ -258,11 +258,13 @@ class Session:
         if self.early is not None:
             state["early_stopping"], best = self.early.state_dict()
         pending = totals.pending_arrays() if totals is not None else {}
+        # The checkpoint's invariant (see nntrain.training.checkpoint): its logs are written first.
+        self._write_logs()
         save_checkpoint(
             self.path, state, model=trainer.model.state_dict(), optimizer=trainer.optimizer.state_dict(), best=best, pending=pending
         )
         self.summary["checkpoint"] = {"epoch": epoch, "step": step}
-        self._write_files()
+        write_json(self.path / SUMMARY, self.summary)
         self.last_checkpoint = time.monotonic()
 
     def restore(self, state, groups):
@@ -279,7 +281,7 @@ class Session:
         problem = self._checkpoint_problem(state, groups)
         if problem:
             raise RunError(f"{self.path / CHECKPOINT}: damaged checkpoint: {problem}")
-        self._read_logs(state["epoch"])
+        self._read_logs(state["epoch"], mid_epoch=state["step"] > 0)
         state["pending"] = groups["pending"]  # for the replay of the interrupted epoch
         self.trainer.optimizer.load_state_dict(groups["optimizer"], [model.flat_params])
         self.rng.bit_generator.state = state["rng"]
@@ -325,12 +327,15 @@ class Session:
     def _restores_early_stopping(self, state):
         return self.early is not None and bool(state.get("early_stopping"))
 
-    def _read_logs(self, epochs):
-        """metrics.csv and diagnostics.csv up to ``epochs`` epochs, which metrics.csv must have."""
+    def _read_logs(self, epochs, mid_epoch=False):
+        """metrics.csv and diagnostics.csv up to ``epochs`` epochs, which metrics.csv must have (rows of
+        later epochs, written before a newer checkpoint was, are dropped: they come again); in
+        ``mid_epoch``, also the diagnostics of the next epoch's steps already done."""
         self.history = [row for row in read_metrics(self.path) if row["epoch"] <= epochs]
         self.diagnostics = []
         if (self.path / DIAGNOSTICS).is_file():
-            self.diagnostics = [row for row in read_metrics(self.path, DIAGNOSTICS) if row["epoch"] <= epochs]
+            last = epochs + 1 if mid_epoch else epochs
+            self.diagnostics = [row for row in read_metrics(self.path, DIAGNOSTICS) if row["epoch"] <= last]
         if len(self.history) != epochs:
             raise RunError(f"{self.path}: metrics.csv has {len(self.history)} epochs, the checkpoint {epochs}")
 
@@ -338,11 +343,15 @@ class Session:
     # The run's files
 
     def _write_files(self):
+        self._write_logs()
+        write_json(self.path / SUMMARY, self.summary)
+
+    def _write_logs(self):
+        """metrics.csv, diagnostics.csv and weights.npz as they are now."""
         write_metrics(self.path / METRICS_FILE, self.history)
         if self.diagnostics:
             write_metrics(self.path / DIAGNOSTICS, self.diagnostics)
         write_arrays(self.path / WEIGHTS, self.trainer.model.state_dict())
-        write_json(self.path / SUMMARY, self.summary)
 
     def _finish(self, started, previous_wall):
 
