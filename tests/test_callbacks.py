@@ -2,6 +2,7 @@
 
 import io
 import json
+import math
 
 import numpy as np
 import pytest
@@ -67,6 +68,12 @@ def test_an_improvement_must_exceed_min_delta(model):
     maximise = EarlyStopping(monitor="accuracy", patience=10, min_delta=0.1)
     watch(maximise, [0.5, 0.55, 0.65, 0.7], model)
     assert (maximise.best, maximise.best_epoch) == (0.65, 3)
+
+
+def test_the_first_finite_epoch_is_the_best_so_far_whatever_min_delta(model):
+    early = EarlyStopping(monitor="loss", patience=2, min_delta=math.inf)
+    assert watch(early, [float("nan"), 1.0, 0.5, 0.1], model) == [False, False, False, True]
+    assert (early.best, early.best_epoch) == (1.0, 2)  # not None: there are best weights to restore
 
 
 def test_patience_counts_epochs_without_improvement_and_restarts_on_one(model):

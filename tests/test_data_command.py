@@ -301,3 +301,16 @@ def test_the_weight_column_and_the_class_weights_are_shown(tmp_path):
     assert [(c["name"], c["all"], c["weight"]) for c in result["target"]["classes"]] == [("a", 20, 30 / 40), ("b", 10, 30 / 20)]
     text = run("data", tmp_path / "w.yaml").stdout
     assert "w       weight" in text and "weight" in text.split("classes")[-1]
+
+
+@pytest.mark.parametrize("source,expected", [("csv", "a CSV file"), ("parquet", "a Parquet file"), ("npz", "an .npz file")])
+def test_a_data_path_that_is_not_a_regular_file_is_refused_at_once(tmp_path, source, expected):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)  # read, it would wait for a writer for ever
+    target = "\n  target: y" if source != "npz" else ""
+    (tmp_path / "c.yaml").write_text(
+        f"data:\n  source: {source}\n  path: pipe{target}\nmodel: {{layers: [{{units: 1}}]}}\nloss: mse\n"
+    )
+    result = run("fit", tmp_path / "c.yaml", "-q", "--run-dir", tmp_path / "r")
+    assert (result.exit_code, result.stderr) == (2, f"error: {fifo}: not a regular file (a device, FIFO or socket); expected {expected}\n")
+    assert not (tmp_path / "r").exists()

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import DataError
 from ..nn.losses import BINARY, LABELS, loss_class
 from .files import table_file
-from .table import BLOCK_BYTES, DEFAULT_TARGETS, Table, default_features, shown
+from .table import BLOCK_BYTES, DEFAULT_TARGETS, Table, check_file, default_features, shown
 
 # --------------------------------------------------------------------------------------------------
 # Built-in generated sets. Each draws from the run's generator, always in the same order.
@@ -188,6 +188,8 @@ def _npz_arrays(path):
     name = shown(path)
     if not path.exists():
         raise DataError(f"{name}: no such file")
+    if not path.is_dir():
+        check_file(path, "an .npz file")
     arrays = {}
     try:
         with zipfile.ZipFile(path) as archive, open(path, "rb") as f:

@@ -54,11 +54,15 @@ def shown(path):
 
 
 def check_file(path, expected):
-    """A DataError unless ``path`` is a file (``expected`` says what it should be)."""
+    """A DataError unless ``path`` is a regular file (``expected`` says what it should be): a
+    device or a FIFO would be read without end (``/dev/zero``) or wait for a writer for ever."""
+    path = Path(path)
     if not path.exists():
         raise DataError(f"{shown(path)}: no such file")
     if path.is_dir():
         raise DataError(f"{shown(path)}: is a directory, expected {expected}")
+    if not path.is_file():
+        raise DataError(f"{shown(path)}: not a regular file (a device, FIFO or socket); expected {expected}")
 
 
 # Rows from which a table's work by columns (conversion, encoding) or by blocks of rows (the final

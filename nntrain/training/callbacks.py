@@ -23,6 +23,12 @@ class EarlyStopping:
         self.best_weights = None
 
     def improved(self, value):
+        """Whether ``value`` beats the best by ``min_delta``; the first finite value always counts (an
+        infinite min_delta would otherwise leave no best epoch at all)."""
+        if not math.isfinite(value):
+            return False
+        if self.best_epoch is None:
+            return True
         if self.mode == "min":
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
