@@ -53,7 +53,7 @@ class Diverged(Failed):
 
 
 class Interrupted(Exception):
-    """Stopped cleanly on SIGINT or SIGTERM, with what was done kept (a run's checkpoint, a sweep's
+    """Stopped cleanly on SIGINT, SIGTERM or SIGHUP, with what was done kept (a run's checkpoint, a sweep's
     finished runs): exit code 128 + the signal. ``run_dir``: the run that can go on, if one can."""
 
     def __init__(self, message, signum=signal.SIGINT, run_dir=None):

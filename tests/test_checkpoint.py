@@ -128,7 +128,7 @@ def test_resume_errors(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
 def test_a_real_signal_to_nntrain_fit(tmp_path, sig, code):
     config = Path(__file__).parent.parent / "configs" / "xor.yaml"
     cmd = [sys.executable, "-c", "from nntrain.cli import main; main()", "fit", str(config), "-q",

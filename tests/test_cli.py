@@ -304,7 +304,7 @@ def every_step(sends):
     return train_step
 
 
-@pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143)])
+@pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)])
 def test_a_signal_during_fit_exits_128_plus_the_signal(in_tmp, monkeypatch, sig, code):
     import signal
 

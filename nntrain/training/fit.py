@@ -10,7 +10,7 @@ Everything random -- data, initial weights, shuffling, dropout -- draws from one
 the config's seed, in that order, so the same config and seed give the same weights bit for bit; and
 since a checkpoint stores that generator's state, ``resume`` continues an interrupted run to the very
 weights it would have reached uninterrupted. The session around the epochs (``nntrain.training.session``)
-writes the run's files, checkpoints, and stops cleanly on SIGINT and SIGTERM.
+writes the run's files, checkpoints, and stops cleanly on SIGINT, SIGTERM and SIGHUP.
 """
 
 import time
@@ -48,7 +48,7 @@ def fit(config, *, run_dir=None, runs_root="runs", on_start=None, on_epoch=None,
     called once the run directory exists (the CLI says where the run goes), ``on_epoch(epoch, logs)``
     is called after each epoch (the CLI's progress bar), ``on_step(epoch, step)`` after each step (both
     1-based). A non-finite loss stops training with status "diverged" and keeps the last finite weights.
-    SIGINT / SIGTERM finish the current step, write a checkpoint and raise Interrupted. ``plots``:
+    SIGINT / SIGTERM / SIGHUP finish the current step, write a checkpoint and raise Interrupted. ``plots``:
     write curves.png (and decision_boundary.png for 2-D classifiers) at the end -- about a second of
     matplotlib, so off by default here; the CLI turns it on unless --no-plots.
     """

@@ -4,7 +4,7 @@ A ``Session`` is what ``fit`` and ``resume`` (``nntrain.training.fit``) hand a p
 pieces: the epoch (its steps, then the held-out splits and the epoch's logs); the replay that puts an
 epoch interrupted mid-way back where it stopped; the checkpoint policy (every
 ``training.checkpoint_every`` epochs, else once a minute, and always on a signal); signal handling
-(SIGINT / SIGTERM finish the step, checkpoint and raise Interrupted; a second SIGINT stops at once);
+(SIGINT / SIGTERM / SIGHUP finish the step, checkpoint and raise Interrupted; a second SIGINT stops at once);
 and the end of a run (early stopping's best weights, the status, the final files).
 """
 
@@ -51,6 +51,10 @@ class FitResult:
     @property
     def status(self):
         return self.summary["status"]
+
+
+# What stops a run cleanly (a checkpoint, "interrupted", exit 128 + the signal); SIGHUP where the platform has it.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 class _StopRequested(Exception):
@@ -215,7 +219,8 @@ class Session:
     # Signals
 
     def _catch_signals(self):
-        """SIGINT / SIGTERM set a flag that the step loop checks; a second SIGINT interrupts at once."""
+        """SIGINT, SIGTERM and SIGHUP (a closed terminal, a lost SSH session) set a flag that the step
+        loop checks; a second SIGINT interrupts at once."""
         if threading.current_thread() is not threading.main_thread():
             return None
 
@@ -223,7 +228,7 @@ class Session:
             self.signal = signum
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
-        return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return {sig: signal.signal(sig, request_stop) for sig in STOP_SIGNALS}
 
     def _restore_signals(self, handlers):
         for sig, handler in (handlers or {}).items():
