@@ -393,3 +393,35 @@ def test_a_run_killed_at_any_rename_resumes_bit_identical_or_says_it_cannot(tmp_
     # Before the first checkpoint: config.yaml, summary.json, and the first checkpoint's own files --
     # metrics.csv, diagnostics.csv, weights.npz, then checkpoint.npz itself. Every later stop resumes.
     assert outcomes == ["nothing to resume"] * 6 + ["resumed"] * (total - 6) and total >= 15, outcomes
+
+
+def test_two_processes_cannot_write_one_run(tmp_path):
+    from nntrain.runs.store import writing
+
+    run_dir = tmp_path / "run"
+    with pytest.raises(Interrupted):
+        fit(CONFIG, run_dir=run_dir, on_step=interrupt_at(3))
+    with writing(run_dir):  # as a resume in another process would hold it
+        with pytest.raises(RunError, match=r"run: another nntrain process is writing this run; let it finish or stop it first$"):
+            resume(run_dir)
+    assert resume(run_dir).status == "completed"  # once it is free
+
+
+@pytest.mark.slow
+def test_a_run_killed_without_a_word_is_stale_until_resumed(tmp_path):
+    from conftest import run_cli
+
+    config = Path(__file__).parent.parent / "configs" / "xor.yaml"
+    cmd = [sys.executable, "-c", "from nntrain.cli import main; main()", "fit", str(config), "-q", "--no-plots",
+           "--set", "training.epochs=10000000", "--set", "training.checkpoint_every=1000", "--run-dir", "r"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while not (tmp_path / "r" / "checkpoint.npz").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    live = run_cli("runs", tmp_path, "--json")
+    assert json.loads(live.stdout)[0]["status"] == "running"  # its process holds the run's lock
+    proc.kill()
+    proc.wait(timeout=60)
+    stale = run_cli("runs", tmp_path)
+    assert " stale " in stale.stdout and "nntrain fit --resume RUN continues it" in stale.stdout
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["status"] == "running"  # the file is left as it was

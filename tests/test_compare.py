@@ -22,7 +22,7 @@ from nntrain.errors import NNTrainError, RunError
 from nntrain.training.fit import fit
 from nntrain.runs.plots import OVERLAY
 from nntrain.runs.store import read_columns
-from nntrain.runs.store import read_metrics, read_summary, write_json, write_metrics
+from nntrain.runs.store import read_metrics, read_summary, write_json, write_metrics, writing
 from test_plots import png_size
 
 
@@ -351,10 +351,12 @@ def test_runs_command_shows_the_readable_runs_and_reports_the_damaged(copies):
     running = copies / "sweep" / "d"
     running.mkdir(parents=True)
     write_json(running / "summary.json", {"status": "running", "name": "xor", "started": "2026-11-26T10:00:00+0000"})
-    result = run("runs", copies)
+    with writing(running):  # a live process writes it
+        result = run("runs", copies)
     assert result.exit_code == 2
     assert result.stderr == f"error: {copies / 'b' / 'metrics.csv'}, line 2: damaged metrics row: loss is 'x'\n"
     assert "3 runs in" in result.stdout and "sweep/d" in result.stdout and "running" in result.stdout
+    assert "stale" not in result.stdout and " stale " in run("runs", copies).stdout  # and once none does
 
 
 def test_runs_command_empty_and_missing_folders(tmp_path):

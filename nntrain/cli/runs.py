@@ -56,6 +56,11 @@ def _table(records, root):
             duration_text(r["wall_time_s"]),
         )
     console().print(table)
+    if any(r["status"] == "stale" for r in records):
+        typer.echo(
+            "stale: its process ended without a word (killed, or the machine went down); "
+            "nntrain fit --resume RUN continues it from its last checkpoint"
+        )
 
 
 def _relative(run, root):

@@ -25,6 +25,7 @@ from .store import (
     METRICS,
     SUMMARY,
     TIME_FORMAT,
+    being_written,
     is_run_dir,
     read_columns,
     read_json,
@@ -33,6 +34,7 @@ from .store import (
 )
 
 CV = "cv.json"  # what makes a folder a cv directory (see nntrain.sweep.cv)
+STALE = "stale"  # a run whose summary says "running" but that no process writes: nntrain fit --resume continues it
 
 
 @dataclass
@@ -149,7 +151,9 @@ def load_run(path, config=False):
         return load_cv(path, config)
     summary = read_summary(path)
     _check_summary(path / SUMMARY, summary)
-    if (path / METRICS).is_file() or summary.get("status") != "running":
+    if summary.get("status") == "running" and not being_written(path):
+        summary["status"] = STALE  # its process ended without saying so (killed, or the machine went down)
+    if (path / METRICS).is_file() or summary.get("status") not in ("running", STALE):
         metrics = read_columns(path)
     else:
         metrics = {}

@@ -152,6 +152,52 @@ def _fmt(value):
 
 
 # --------------------------------------------------------------------------------------------------
+# Who writes a run: a lock on its directory
+
+
+@contextlib.contextmanager
+def writing(run_dir):
+    """Hold the run directory's lock while this process writes the run (fit, resume): a second
+    process gets a RunError. The lock is the kernel's (``flock`` on the directory), so it ends with
+    the process however the process ends, and leaves no file behind. Without ``fcntl`` (Windows):
+    no lock."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(run_dir, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(f"{run_dir}: another nntrain process is writing this run; let it finish or stop it first") from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def being_written(run_dir):
+    """Whether a live process holds the run directory's lock (``writing``): a run whose summary
+    says "running" but that no process writes was killed without a word -- it is stale."""
+    try:
+        import fcntl
+    except ImportError:
+        return True  # no way to tell: take the summary's word
+    try:
+        fd = os.open(run_dir, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------------------------------
 # Reading runs back
 
 

@@ -34,6 +34,7 @@ from ..runs.store import (
     read_summary,
     write_json,
     write_text,
+    writing,
 )
 from .checkpoint import load_checkpoint
 from .session import FitResult, Session
@@ -55,18 +56,19 @@ def fit(config, *, run_dir=None, runs_root="runs", on_start=None, on_epoch=None,
     started = time.time()
     rng, data, trainer = prepare(config)
     path = create_run_dir(config.name, run_dir, runs_root)
-    write_text(path / CONFIG, dump_config(config))
-    if data.meta:
-        write_json(path / DATA, data.meta)
-    summary = {"status": "running", "name": config.name, "seed": config.seed, "started": iso_time(started)}
-    summary.update(inputs_of(trainer.model, data.meta))
-    write_json(path / SUMMARY, summary)
-    if on_start is not None:
-        on_start(path)
-    session = Session(path, config, data, trainer, rng, summary)
-    result = session.run(started, on_epoch=on_epoch, on_step=on_step)
-    if plots:
-        _write_plots(path, config, trainer.model, data)
+    with writing(path):
+        write_text(path / CONFIG, dump_config(config))
+        if data.meta:
+            write_json(path / DATA, data.meta)
+        summary = {"status": "running", "name": config.name, "seed": config.seed, "started": iso_time(started)}
+        summary.update(inputs_of(trainer.model, data.meta))
+        write_json(path / SUMMARY, summary)
+        if on_start is not None:
+            on_start(path)
+        session = Session(path, config, data, trainer, rng, summary)
+        result = session.run(started, on_epoch=on_epoch, on_step=on_step)
+        if plots:
+            _write_plots(path, config, trainer.model, data)
     return result
 
 
@@ -89,20 +91,21 @@ def resume(run_dir, *, on_epoch=None, on_step=None, plots=False):
     path = Path(run_dir)
     check_begun(path)
     config = load_run_config(path)
-    summary = read_summary(path)
-    if summary.get("status") == "completed":
-        return FitResult(path, summary, read_metrics(path), trained=False)
-    if summary.get("status") == "diverged":
-        raise RunError(f"{path}: the run diverged; resuming would repeat it (change the config and fit anew)")
-    state, groups = load_checkpoint(path)
-    rng, data, trainer = prepare(config)
-    session = Session(path, config, data, trainer, rng, summary)
-    session.restore(state, groups)
-    summary.update(status="running", resumed=summary.get("resumed", 0) + 1)
-    write_json(path / SUMMARY, summary)
-    result = session.run(started, state=state, on_epoch=on_epoch, on_step=on_step)
-    if plots:
-        _write_plots(path, config, trainer.model, data)
+    with writing(path):
+        summary = read_summary(path)
+        if summary.get("status") == "completed":
+            return FitResult(path, summary, read_metrics(path), trained=False)
+        if summary.get("status") == "diverged":
+            raise RunError(f"{path}: the run diverged; resuming would repeat it (change the config and fit anew)")
+        state, groups = load_checkpoint(path)
+        rng, data, trainer = prepare(config)
+        session = Session(path, config, data, trainer, rng, summary)
+        session.restore(state, groups)
+        summary.update(status="running", resumed=summary.get("resumed", 0) + 1)
+        write_json(path / SUMMARY, summary)
+        result = session.run(started, state=state, on_epoch=on_epoch, on_step=on_step)
+        if plots:
+            _write_plots(path, config, trainer.model, data)
     return result
 
 
