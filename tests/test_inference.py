@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_config
+from conftest import make_config, run_cli
 from nntrain.errors import DataError, NNTrainNote, RunError, UsageError
 from nntrain.training.fit import fit
 from nntrain.runs.inference import evaluate_run, load_predictor, predict, predict_table, read_data_meta
@@ -156,3 +156,22 @@ def test_what_a_predictor_answers_follows_the_targets_its_loss_takes(loss, units
 
     config = make_config(model={"layers": [{"units": units, "activation": activation}]}, loss=loss, metrics=[])
     assert Predictor(config, build_model(config, 2, np.random.default_rng(0)), {}).kind == kind
+
+
+@pytest.mark.parametrize(
+    "meta,problem",
+    [
+        ({"features": 5}, "features is 5, expected a list of names"),
+        ({"classes": ["a", 2]}, "classes is ['a', 2], expected a list of names"),
+        ({"standardize": {"mean": [0.0]}}, "standardize is not a mean and a std of numbers"),
+        ({"target_scale": {"mean": ["x"], "std": [1.0]}}, "target_scale is not a mean and a std of numbers"),
+        ({"class_weight": [1, True]}, "class_weight is not a list of numbers"),
+        ({"columns": [{"name": "a"}]}, "columns is not a list of column encodings"),
+    ],
+)
+def test_a_damaged_data_json_is_one_line_naming_what_is_wrong(tmp_path, meta, problem):
+    run_dir = fit(make_config(training={"epochs": 2}), run_dir=tmp_path / "r").run_dir
+    (run_dir / "data.json").write_text(json.dumps(meta))
+    result = run_cli("predict", run_dir, "-i", "0,1")
+    assert (result.exit_code, result.stderr) == (2, f"error: {run_dir / 'data.json'}: damaged data description: {problem}\n")
+    assert run_cli("eval", run_dir).exit_code == 2

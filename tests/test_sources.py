@@ -285,3 +285,16 @@ def test_sklearn_missing_says_how_to_install(monkeypatch):
     with pytest.raises(DataError) as info:
         table({"source": "sklearn:wine"})
     assert str(info.value) == "source 'sklearn:wine' needs scikit-learn; install it with: pip install 'nntrain[sklearn]'"
+
+
+def test_a_compressed_npz_too_large_for_memory_is_refused_before_decompressing(tmp_path, monkeypatch):
+    import nntrain.data.sources as sources
+
+    np.savez_compressed(tmp_path / "d.npz", x=np.zeros((1000, 2)), y=np.zeros((1000, 1)))
+    monkeypatch.setattr(sources, "_available_memory", lambda: 10_000)  # x takes 16,000 bytes
+    config = make_config(data={"source": "npz", "path": str(tmp_path / "d.npz")}, loss="mse", metrics=[],
+                         model={"layers": [{"units": 1, "activation": "linear"}]})  # fmt: skip
+    with pytest.raises(DataError, match=r"d.npz: x.npy takes 16 kB decompressed, more than the 10 kB of memory available; save it uncompressed \(np.savez\)"):
+        load_table(config, np.random.default_rng(0))
+    monkeypatch.setattr(sources, "_available_memory", lambda: 10**12)
+    assert load_table(config, np.random.default_rng(0)).x.shape == (1000, 2)

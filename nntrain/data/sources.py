@@ -201,9 +201,13 @@ def _npz_arrays(path):
                     arrays[key] = _map_member(path, f, info)
                 else:
                     with archive.open(info) as member:
+                        _check_decompressed(name, info.filename, member)
+                    with archive.open(info) as member:
                         arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
     except zipfile.BadZipFile:
         raise DataError(f"{name}: not an .npz file (not a zip archive)") from None
+    except MemoryError:
+        raise DataError(f"{name}: not enough memory to decompress its arrays (np.savez keeps them uncompressed, and memory-mapped)") from None
     except IsADirectoryError:
         raise DataError(f"{name}: is a directory; source 'npz' expects an .npz file (a folder of .npy files: use npy)") from None
     except ValueError as e:
@@ -211,6 +215,43 @@ def _npz_arrays(path):
     except OSError as e:
         raise DataError(f"{name}: cannot read: {e}") from None
     return arrays
+
+
+def _check_decompressed(name, member_name, member):
+    """DataError if a compressed .npy member would not fit in the memory available once decompressed
+    (a 3 MB file may hold gigabytes of zeros): its header says its shape and dtype."""
+    version = np.lib.format.read_magic(member)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in readers:  # a newer header: read_array checks it itself
+        return
+    shape, _, dtype = readers[version](member)
+    size = math.prod(shape) * dtype.itemsize
+    available = _available_memory()
+    if available is not None and size > available:
+        raise DataError(
+            f"{name}: {member_name} takes {_bytes_text(size)} decompressed, more than the {_bytes_text(available)} of "
+            "memory available; save it uncompressed (np.savez), which is memory-mapped instead"
+        )
+
+
+def _bytes_text(n):
+    """1.2 GB, 340 MB, 16 kB."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def _available_memory():
+    """Bytes of memory the system can give (Linux's MemAvailable), or None where it cannot tell."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
 
 
 def _map_member(path, f, info):

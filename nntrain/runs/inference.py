@@ -9,6 +9,7 @@ those names; a regression run answers in its targets' own units.
 
 import csv
 import io
+import reprlib
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
@@ -56,10 +57,40 @@ def load_model(source):
 
 
 def read_data_meta(run_dir):
-    """A run's data.json (names and standardisation), or {} for a run whose data needs none."""
+    """A run's data.json (names and standardisation), or {} for a run whose data needs none;
+    RunError for one damaged, naming what is wrong."""
     if not (Path(run_dir) / DATA).is_file():
         return {}
-    return read_json(run_dir, DATA, "data description", f"no {DATA}")
+    meta = read_json(run_dir, DATA, "data description", f"no {DATA}")
+    problem = _meta_problem(meta)
+    if problem:
+        raise RunError(f"{Path(run_dir) / DATA}: damaged data description: {problem}")
+    return meta
+
+
+def _meta_problem(meta):
+    """What in data.json is not what ``load_data`` writes there, or None."""
+    if not isinstance(meta, dict):
+        return "expected a mapping"
+    for key in ("features", "targets", "classes"):
+        if key in meta and not (isinstance(meta[key], list) and all(isinstance(v, str) for v in meta[key])):
+            return f"{key} is {reprlib.repr(meta[key])}, expected a list of names"
+    for key in ("standardize", "target_scale"):
+        stats = meta.get(key)
+        if key in meta and not (isinstance(stats, dict) and _numbers(stats.get("mean")) and _numbers(stats.get("std"))):
+            return f"{key} is not a mean and a std of numbers"
+    if "class_weight" in meta and not _numbers(meta["class_weight"]):
+        return "class_weight is not a list of numbers"
+    if "columns" in meta:
+        try:
+            Encoding.from_json(meta["columns"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return "columns is not a list of column encodings"
+    return None
+
+
+def _numbers(values):
+    return isinstance(values, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
 @dataclass
