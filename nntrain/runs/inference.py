@@ -76,8 +76,7 @@ def _meta_problem(meta):
         if key in meta and not (isinstance(meta[key], list) and all(isinstance(v, str) for v in meta[key])):
             return f"{key} is {reprlib.repr(meta[key])}, expected a list of names"
     for key in ("standardize", "target_scale"):
-        stats = meta.get(key)
-        if key in meta and not (isinstance(stats, dict) and _numbers(stats.get("mean")) and _numbers(stats.get("std"))):
+        if key in meta and not _statistics(meta[key]):
             return f"{key} is not a mean and a std of numbers"
     if "class_weight" in meta and not _numbers(meta["class_weight"]):
         return "class_weight is not a list of numbers"
@@ -87,6 +86,10 @@ def _meta_problem(meta):
         except (KeyError, TypeError, ValueError, AttributeError):
             return "columns is not a list of column encodings"
     return None
+
+
+def _statistics(stats):
+    return isinstance(stats, dict) and _numbers(stats.get("mean")) and _numbers(stats.get("std"))
 
 
 def _numbers(values):
