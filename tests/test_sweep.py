@@ -314,3 +314,39 @@ def test_dask_sweep_records_a_failing_run(in_tmp, dask_scheduler):
         ("completed", None),
     ]
     assert result.run_dirs() == [Path("s/model.inputs=2")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_or_sighup_to_the_driver_alone_stops_the_sweep_as_ctrl_c_does(tmp_path, sig, code):
+    command = [sys.executable, "-c", "from nntrain.cli import main; main()", "sweep", str(XOR), "--no-plots", "--seeds", "6",
+               "--set", "training.epochs=4000", "--workers", "2", "--sweep-dir", "s", "-q"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not _completed(tmp_path / "s" / "seed=0") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(sig)  # to the driver only, as `timeout` or a scheduler sends it
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == code, err
+    assert "interrupted; finished runs are in s" in err and "Traceback" not in err
+    doc = sweep_json(tmp_path / "s")
+    assert doc["status"] == "interrupted" and doc["runs"][0]["status"] == "completed"
+    assert "pending" not in [r["status"] for r in doc["runs"]]
+    for entry in doc["runs"]:  # sweep.json says what every run is
+        run_dir = tmp_path / "s" / entry["dir"]
+        assert run_dir.exists() == (entry["status"] != "cancelled")
+        if run_dir.exists():
+            assert read_summary(run_dir)["status"] == entry["status"]
+    deadline = time.monotonic() + 10  # no worker, forkserver or resource tracker left behind
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("processes of the sweep are still running")

@@ -2,6 +2,9 @@
 and the end -- a report, exit 1 if a run did not complete, exit 130 on Ctrl-C with what finished --
 and the options they share."""
 
+import contextlib
+import signal
+import threading
 from typing import Annotated, Optional
 
 import typer
@@ -33,14 +36,39 @@ def run_with_progress(run, *, quiet, header, report, interrupted, folder):
         header(path, n, backend)
         progress.start(n)
 
-    try:
-        with progress:
-            result = run(on_start=on_start, on_result=progress.advance)
-    except interrupted as stop:
-        report(stop.result)
-        raise Interrupted(f"interrupted; finished runs are in {folder(stop.result)}") from None
+    with _stops_like_ctrl_c() as received:
+        try:
+            with progress:
+                result = run(on_start=on_start, on_result=progress.advance)
+        except interrupted as stop:
+            report(stop.result)
+            raise Interrupted(f"interrupted; finished runs are in {folder(stop.result)}", received.get("signal", signal.SIGINT)) from None
     if not report(result):
         raise Failed()  # report listed the runs that did not complete
+
+
+@contextlib.contextmanager
+def _stops_like_ctrl_c():
+    """SIGTERM (``timeout``, schedulers, ``docker stop``) and SIGHUP (a closed terminal) stop the runs
+    as Ctrl-C does -- the running ones checkpoint, sweep.json records every run's state, the workers
+    end -- where by default they would kill the driver alone and leave its workers running. Yields
+    {"signal": the one received}, for the exit code (128 + it)."""
+    received = {}
+
+    def stop(signum, frame):
+        received["signal"] = signum
+        raise KeyboardInterrupt
+
+    sigs = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {sig: signal.signal(sig, stop) for sig in sigs}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def backend_text(backend):
