@@ -257,15 +257,19 @@ def test_ctrl_c_in_a_terminal_stops_the_sweep_and_its_workers(tmp_path):
     variant = next(v for v in plan.variants if v.dirname == interrupted[0])
     assert same_weights(run_dir, fit(variant.config, run_dir=tmp_path / "alone").run_dir)
     assert "runs ranked by" in out
-    deadline = time.monotonic() + 10  # no worker left behind (exited ones are reaped by init)
+    assert group_ended(process.pid), "processes of the sweep are still running"  # exited ones are reaped by init
+
+
+def group_ended(group, seconds=10):
+    """Whether every process of the process group ``group`` ends within ``seconds``."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            os.killpg(process.pid, 0)
+            os.killpg(group, 0)
         except ProcessLookupError:
-            break
+            return True
         time.sleep(0.1)
-    else:
-        pytest.fail("processes of the sweep are still running")
+    return False
 
 
 def _completed(run_dir):
@@ -341,12 +345,4 @@ def test_sigterm_or_sighup_to_the_driver_alone_stops_the_sweep_as_ctrl_c_does(tm
         assert run_dir.exists() == (entry["status"] != "cancelled")
         if run_dir.exists():
             assert read_summary(run_dir)["status"] == entry["status"]
-    deadline = time.monotonic() + 10  # no worker, forkserver or resource tracker left behind
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(process.pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail("processes of the sweep are still running")
+    assert group_ended(process.pid), "a worker, the forkserver or the resource tracker is still running"
