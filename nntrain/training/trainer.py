@@ -47,6 +47,9 @@ class EpochTotals:
         """{"prediction", "y"[, "w"]}: the pending rows, concatenated (empty: {})."""
         if not self.pending:
             return {}
+        if len(self.pending) == 1:  # an epoch of one step, or a checkpoint's rows: nothing to join
+            (prediction, y, w), = self.pending
+            return {"prediction": prediction, "y": y, **({} if w is None else {"w": w})}
         predictions, ys, ws = zip(*self.pending)
         arrays = {"prediction": np.concatenate(predictions), "y": np.concatenate(ys)}
         if ws[0] is not None:

@@ -1,8 +1,6 @@
 """What every metric is (``Metric``), the batch it reads (``Batch``), and the tasks a network's
 outputs can be: see the package's docstring."""
 
-from functools import cached_property
-
 import numpy as np
 
 CLASSES, BINARY, MULTILABEL, REGRESSION = "classes", "binary", "multilabel", "regression"
@@ -26,27 +24,36 @@ class Batch:
         self.task, self.prediction, self.y, self.weight = task, prediction, y, weight
         self._confusion = {}
 
-    @cached_property
+    # Computed on first use and kept: plain properties over __dict__, as functools.cached_property
+    # (a lock in Python 3.11) would cost more than the arrays of a small batch.
+
+    @property
     def true(self):
         """A classifier's true classes (n,)."""
-        return self.y if self.task == CLASSES else (self.y[:, 0] > 0.5).astype(np.int64)
+        if "_true" not in self.__dict__:
+            self._true = self.y if self.task == CLASSES else (self.y[:, 0] > 0.5).astype(np.int64)
+        return self._true
 
-    @cached_property
+    @property
     def predicted(self):
         """A classifier's predicted classes (n,): the argmax, or p > 0.5."""
-        if self.task == CLASSES:
-            return self.prediction.argmax(axis=1)
-        return (self.prediction[:, 0] > 0.5).astype(np.int64)
+        if "_predicted" not in self.__dict__:
+            p = self.prediction
+            self._predicted = p.argmax(axis=1) if self.task == CLASSES else (p[:, 0] > 0.5).astype(np.int64)
+        return self._predicted
 
-    @cached_property
+    @property
     def p_true(self):
         """A classifier's probability of each row's true class (n,), float64."""
-        if self.task == CLASSES:
-            return self.prediction[np.arange(len(self.y)), self.y].astype(np.float64)
-        p = self.prediction[:, 0].astype(np.float64)
-        return np.where(self.true == 1, p, 1.0 - p)
+        if "_p_true" not in self.__dict__:
+            if self.task == CLASSES:
+                self._p_true = self.prediction[np.arange(len(self.y)), self.y].astype(np.float64)
+            else:
+                p = self.prediction[:, 0].astype(np.float64)
+                self._p_true = np.where(self.true == 1, p, 1.0 - p)
+        return self._p_true
 
-    @cached_property
+    @property
     def probabilities(self):
         """A classifier's (n, K) float64 probabilities of every class; a binary one's as [1 - p, p]."""
         p = np.asarray(self.prediction, dtype=np.float64)
