@@ -5,12 +5,19 @@ pytest puts tests/ on sys.path (rootdir conftest), so test modules import these 
 """
 
 import copy
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from nntrain.cli import app
+from nntrain.errors import RunError
+from nntrain.runs.store import read_summary
 from nntrain.config import ExperimentConfig
 from nntrain.nn.gradcheck import numerical_gradient, relative_error
 
@@ -86,3 +93,50 @@ def step_peak_bytes(model, loss, x, y):
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+# --------------------------------------------------------------------------------------------------
+# Commands in a process of their own, stopped by a signal
+
+
+CLI = [sys.executable, "-c", "from nntrain.cli import main; main()"]
+
+
+def completed(run_dir):
+    """Whether a run directory's summary says completed (a local worker writes the run as it goes)."""
+    try:
+        return read_summary(run_dir)["status"] == "completed"
+    except RunError:  # not there yet
+        return False
+
+
+def signal_once_completed(args, cwd, run_dir, sig, group=True, settle=0.0):
+    """``nntrain *args`` in a session of its own (a terminal of its own), sent ``sig`` once ``run_dir``
+    has completed (within 60 s) and ``settle`` seconds more: to the whole session, as Ctrl-C in a
+    terminal reaches the driver and its workers alike, or (``group=False``) to the driver alone.
+    (process, stdout, stderr) once it ended; a process still running after 60 s is killed."""
+    process = subprocess.Popen([*CLI, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not completed(run_dir) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(settle)
+        os.killpg(process.pid, sig) if group else process.send_signal(sig)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    return process, out, err
+
+
+def group_ended(group, seconds=10):
+    """Whether every process of the process group ``group`` ends within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+

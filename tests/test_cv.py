@@ -5,23 +5,19 @@ import csv
 import importlib.util
 import io
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import run_cli as run
+from conftest import run_cli as run, signal_once_completed
 from nntrain.data.prepare import load_data
-from nntrain.errors import NNTrainError, NNTrainNote, NNTrainWarning
+from nntrain.errors import NNTrainNote, NNTrainWarning
 from nntrain.runs.catalog import expand, find_runs, load_run
 from nntrain.runs.compare import compare
 from nntrain.runs.inference import evaluate_run
-from nntrain.runs.store import read_json, read_summary
+from nntrain.runs.store import read_json
 from nntrain.sweep import CVInterrupted, plan_cv, run_cv
 
 XOR = Path(__file__).parent.parent / "configs" / "xor.yaml"
@@ -312,20 +308,9 @@ def test_cv_command_config_that_does_not_exist(in_tmp):
 
 @pytest.mark.slow
 def test_ctrl_c_in_a_terminal_stops_the_cv_and_keeps_the_folds_that_finished(tmp_path):
-    command = [sys.executable, "-c", "from nntrain.cli import main; main()", "cv", str(XOR), "--no-plots", "--folds", "2",
-               "--repeats", "3", "--set", "training.epochs=4000", "--workers", "2", "--cv-dir", "c"]  # fmt: skip
-    # A session of its own stands for the terminal: Ctrl-C reaches the driver and its workers alike.
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not _completed(tmp_path / "c" / "repeat=0,fold=0") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)  # time for the driver to judge it
-        os.killpg(process.pid, signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+    args = ["cv", str(XOR), "--no-plots", "--folds", "2", "--repeats", "3", "--set", "training.epochs=4000", "--workers", "2", "--cv-dir", "c"]
+    # settle: time for the driver to judge the completed fold
+    process, out, err = signal_once_completed(args, tmp_path, tmp_path / "c" / "repeat=0,fold=0", signal.SIGINT, settle=0.3)
     assert process.returncode == 130, err
     assert "interrupted; finished runs are in c" in err and "Traceback" not in err
     doc = json.loads((tmp_path / "c" / "cv.json").read_text())
@@ -334,13 +319,6 @@ def test_ctrl_c_in_a_terminal_stops_the_cv_and_keeps_the_folds_that_finished(tmp
     assert doc["mean"]["accuracy"] == np.mean([r["metrics"]["accuracy"] for r in done])
     assert len(read_table(tmp_path / "c" / "oof.csv")[1]) == 2 * len(done)
     assert "held-out metrics" in out
-
-
-def _completed(run_dir):
-    try:
-        return read_summary(run_dir)["status"] == "completed"
-    except NNTrainError:  # not there yet
-        return False
 
 
 def test_cv_dir_must_be_new(in_tmp):

@@ -188,3 +188,13 @@ def test_a_training_step_allocates_no_array_the_size_of_an_activation(rng):
     peak = step_peak_bytes(model, loss, x, y)
     activation_bytes = 256 * 256 * 4
     assert peak < activation_bytes / 2, f"a step allocated up to {peak} bytes"
+
+
+def test_predict_in_batches_gives_the_rows_of_predict_at_once(rng):
+    config = make_config(model={"layers": [{"units": 5, "activation": "relu", "batchnorm": True}, {"units": 3, "activation": "softmax"}]})
+    model = build_model(config, 4, rng)
+    x = rng.normal(size=(10, 4))
+    whole = model.predict(x)
+    for batch_size in (1, 3, 10, 64):  # the same rows; BLAS may round a product of fewer rows otherwise
+        assert model.predict(x, batch_size).shape == whole.shape
+        np.testing.assert_allclose(model.predict(x, batch_size), whole, rtol=1e-6, atol=1e-7)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import nntrain
-from conftest import run_cli as run
+from conftest import group_ended, run_cli as run, signal_once_completed
 from nntrain.errors import NNTrainWarning, RunError, UsageError
 from nntrain.training.fit import fit, resume
 from nntrain.runs.store import read_summary, read_weights
@@ -224,19 +224,8 @@ def test_ctrl_c_cancels_what_has_not_started_and_keeps_what_finished(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_in_a_terminal_stops_the_sweep_and_its_workers(tmp_path):
-    command = [sys.executable, "-c", "from nntrain.cli import main; main()", "sweep", str(XOR), "--no-plots", "--seeds", "6",
-               "--set", "training.epochs=4000", "--workers", "2", "--sweep-dir", "s"]  # fmt: skip
-    # A session of its own stands for the terminal: Ctrl-C reaches the driver and its workers alike.
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not _completed(tmp_path / "s" / "seed=0") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        os.killpg(process.pid, signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+    args = ["sweep", str(XOR), "--no-plots", "--seeds", "6", "--set", "training.epochs=4000", "--workers", "2", "--sweep-dir", "s"]
+    process, out, err = signal_once_completed(args, tmp_path, tmp_path / "s" / "seed=0", signal.SIGINT)
     assert process.returncode == 130, err
     assert "interrupted; finished runs are in s" in err and "Traceback" not in err
     doc = sweep_json(tmp_path / "s")
@@ -258,26 +247,6 @@ def test_ctrl_c_in_a_terminal_stops_the_sweep_and_its_workers(tmp_path):
     assert same_weights(run_dir, fit(variant.config, run_dir=tmp_path / "alone").run_dir)
     assert "runs ranked by" in out
     assert group_ended(process.pid), "processes of the sweep are still running"  # exited ones are reaped by init
-
-
-def group_ended(group, seconds=10):
-    """Whether every process of the process group ``group`` ends within ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(group, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def _completed(run_dir):
-    """Whether a run directory's summary says completed (a local worker writes the run as it goes)."""
-    try:
-        return read_summary(run_dir)["status"] == "completed"
-    except RunError:  # not there yet
-        return False
 
 
 # --------------------------------------------------------------------------------------------------
@@ -323,18 +292,9 @@ def test_dask_sweep_records_a_failing_run(in_tmp, dask_scheduler):
 @pytest.mark.slow
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_sigterm_or_sighup_to_the_driver_alone_stops_the_sweep_as_ctrl_c_does(tmp_path, sig, code):
-    command = [sys.executable, "-c", "from nntrain.cli import main; main()", "sweep", str(XOR), "--no-plots", "--seeds", "6",
-               "--set", "training.epochs=4000", "--workers", "2", "--sweep-dir", "s", "-q"]  # fmt: skip
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not _completed(tmp_path / "s" / "seed=0") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        process.send_signal(sig)  # to the driver only, as `timeout` or a scheduler sends it
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+    args = ["sweep", str(XOR), "--no-plots", "--seeds", "6", "--set", "training.epochs=4000", "--workers", "2", "--sweep-dir", "s", "-q"]
+    # To the driver only, as `timeout` or a scheduler sends it.
+    process, out, err = signal_once_completed(args, tmp_path, tmp_path / "s" / "seed=0", sig, group=False)
     assert process.returncode == code, err
     assert "interrupted; finished runs are in s" in err and "Traceback" not in err
     doc = sweep_json(tmp_path / "s")

@@ -71,9 +71,12 @@ class Sequential:
         for layer in self._hidden_reversed:
             grad = layer.backward(grad)
 
-    def predict(self, x):
-        """Output activations for rows x, in inference mode (no dropout, running batch-norm statistics)."""
-        return self.forward(np.asarray(x, self.dtype)).copy()
+    def predict(self, x, batch_size=None):
+        """Output activations for rows x, in inference mode (no dropout, running batch-norm statistics);
+        with ``batch_size``, that many rows at a time (x may then be any sliceable rows, e.g. ``Rows``)."""
+        if batch_size is None:
+            return self.forward(np.asarray(x, self.dtype)).copy()
+        return np.concatenate([self.predict(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
     def trace(self, x):
         """Every layer's output activations for rows x (inference mode): a list, one (batch, units) per layer."""

@@ -162,7 +162,7 @@ class Predictor:
         """The outputs (n, units) for rows x (encoded, not yet standardised), in batches; a regression
         run's in its targets' units."""
         x = self.scale(x)
-        out = np.concatenate([self.model.predict(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+        out = self.model.predict(x, batch_size)
         return self.in_units(out)
 
     def in_units(self, out):

@@ -101,9 +101,7 @@ def defined(values):
 
 def _outputs(trainer, part, batch_size=4096):
     """(outputs in the targets' units, targets likewise) of every row of ``part``."""
-    model = trainer.model
-    out = np.concatenate([model.predict(part.x[i : i + batch_size]) for i in range(0, len(part), batch_size)])
-    return trainer.in_units(out.astype(np.float64), part.y)
+    return trainer.in_units(trainer.model.predict(part.x, batch_size).astype(np.float64), part.y)
 
 
 def _class_table(task, names, prediction, y):

@@ -271,7 +271,7 @@ def held_out_predictions(run_dir):
     config = predictor.config
     data = load_data(config, np.random.default_rng(config.seed), meta=predictor.meta, split="test")
     part = data.splits["test"]
-    out = np.concatenate([predictor.model.predict(part.x[i : i + BATCH]) for i in range(0, len(part), BATCH)])
+    out = predictor.model.predict(part.x, BATCH)
     columns, values = prediction_columns(predictor, predictor.in_units(out), proba=True)
     targets = [c.removeprefix("predicted_") for c in columns if c.startswith("predicted_")]
     return np.asarray(data.rows["test"]), {**_true_columns(predictor, part.y, targets), **dict(zip(columns, values))}
