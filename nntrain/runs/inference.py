@@ -207,21 +207,36 @@ def evaluate_run(run_dir, split="train"):
     The data is labelled and standardised as the run's data.json says; the first entry of the
     result is the number of examples evaluated.
     """
+    config, model, data = load_split(run_dir, split)
+    part = data.splits[split]
+    return {"examples": len(part), **run_trainer(config, model, data).evaluate(part)}
+
+
+def load_split(run_dir, split, whole=lambda config: False):
+    """(config, model, data) of a run, its data regenerated and prepared as its data.json says: the
+    training split and ``split`` (every split where ``whole(config)``). UsageError for a split that
+    is not train, val or test; RunError for a run that is not there or has no such split."""
     from ..data.prepare import load_data
-    from ..training.trainer import Trainer
 
     if split not in SPLITS:
         raise UsageError(f"--split {split}: expected one of {', '.join(SPLITS)}")
     if not Path(run_dir).is_dir():
         raise RunError(f"{run_dir}: no such run directory")
     config, model = load_model(run_dir)
-    data = load_data(config, np.random.default_rng(config.seed), meta=read_data_meta(run_dir), split=split)
+    keep = None if whole(config) else split
+    data = load_data(config, np.random.default_rng(config.seed), meta=read_data_meta(run_dir), split=keep)
     if split not in data.splits:
         raise RunError(
             f"{run_dir}: the run has no {split} split (its data.split.{split} is 0); it has: {', '.join(data.splits)}"
         )
-    part = data.splits[split]
-    return {"examples": len(part), **Trainer(config, model, data.meta.get("target_scale")).evaluate(part)}
+    return config, model, data
+
+
+def run_trainer(config, model, data):
+    """The Trainer of a run's model on its prepared ``data``: metrics in the targets' units, named after its classes."""
+    from ..training.trainer import Trainer
+
+    return Trainer(config, model, data.meta.get("target_scale"), data.meta.get("classes"))
 
 
 def parse_inputs(texts, n_inputs):

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, NNTrainNote, RunError, UsageError
+from ..errors import DataError, NNTrainNote
 from ..nn.metrics import BINARY, CLASSES, MULTILABEL, REGRESSION, Batch, MissingClass
 from ..nn.metrics.classification import F1, Precision, Recall
-from .inference import SPLITS, load_model, read_data_meta
+from .inference import load_split, run_trainer
 
 # What eval reports beside the metrics a run logs, by task.
 USUAL = {
@@ -40,23 +40,13 @@ def judge_run(run_dir, split="train", plots=False):
     classifier ``threshold`` {value, chosen_on, metrics}; with ``plots`` the ``plots`` written.
     """
     from ..config.metrics import MetricConfig
-    from ..data.prepare import load_data
-    from ..training.trainer import Trainer, metric_names
+    from ..training.trainer import metric_names
 
-    if split not in SPLITS:
-        raise UsageError(f"--split {split}: expected one of {', '.join(SPLITS)}")
-    if not Path(run_dir).is_dir():
-        raise RunError(f"{run_dir}: no such run directory")
-    config, model = load_model(run_dir)
+    # A binary classifier's threshold is chosen on the val split: every split is prepared.
+    config, model, data = load_split(run_dir, split, whole=lambda config: config.task == BINARY)
     task = config.task
-    keep = None if task == BINARY else split  # a binary classifier's threshold is chosen on the val split
-    data = load_data(config, np.random.default_rng(config.seed), meta=read_data_meta(run_dir), split=keep)
-    if split not in data.splits:
-        raise RunError(
-            f"{run_dir}: the run has no {split} split (its data.split.{split} is 0); it has: {', '.join(data.splits)}"
-        )
     classes = data.meta.get("classes")
-    trainer = Trainer(config, model, data.meta.get("target_scale"), classes)
+    trainer = run_trainer(config, model, data)
     part = data.splits[split]
     names = metric_names(config, model.outputs, classes)
     logged = {m.key for m in trainer.metrics}

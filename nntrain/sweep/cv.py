@@ -44,7 +44,7 @@ from ..errors import NNTrainError, NNTrainNote, NNTrainWarning, RunError, UsageE
 from ..nn.losses import pairing_warning
 from ..runs import store
 from ..runs.catalog import CV
-from ..runs.inference import evaluate_run, load_predictor, number_cells, prediction_columns
+from ..runs.inference import Predictor, load_split, number_cells, prediction_columns, run_trainer
 from .execute import SweepInterrupted, SweepResult, run_sweep
 from .plan import MAX_RUNS, SweepPlan, Variant
 
@@ -202,8 +202,7 @@ class _Folds:
         entry = self.entries[k]
         run_dir = self.path / entry["dir"]
         try:
-            held_out = evaluate_run(run_dir, "test")
-            self.predictions[k] = held_out_predictions(run_dir)
+            held_out, self.predictions[k] = judge_fold(run_dir)
         except NNTrainError as e:
             entry.update(status="failed", error=f"judging it on its held-out fold: {e}")
             return
@@ -260,21 +259,20 @@ def _finite(value):
 # Out-of-fold predictions
 
 
-def held_out_predictions(run_dir):
-    """(rows (n,), {column: n strings}) of a fold run's held-out rows: the data's rows
-    (``Dataset.rows["test"]``), the true target and the predictions, in the columns of oof.csv.
-
-    The data is read as the run read it and encoded and standardised as its data.json says, as
-    ``evaluate_run`` does; the predictions are ``nntrain predict --proba``'s.
-    """
-    predictor = load_predictor(run_dir)
-    config = predictor.config
-    data = load_data(config, np.random.default_rng(config.seed), meta=predictor.meta, split="test")
+def judge_fold(run_dir):
+    """({"examples", "loss", metrics...} on a fold run's held-out rows -- what ``evaluate_run(run_dir,
+    "test")`` gives --, (rows (n,), {column: n strings})): the held-out rows' data rows
+    (``Dataset.rows["test"]``), true targets and predictions, in the columns of oof.csv, as
+    ``nntrain predict --proba`` writes them. The data is read once for both."""
+    config, model, data = load_split(run_dir, "test")
     part = data.splits["test"]
-    out = predictor.model.predict(part.x, BATCH)
+    held_out = {"examples": len(part), **run_trainer(config, model, data).evaluate(part)}
+    predictor = Predictor(config, model, data.meta)
+    out = model.predict(part.x, BATCH)
     columns, values = prediction_columns(predictor, predictor.in_units(out), proba=True)
     targets = [c.removeprefix("predicted_") for c in columns if c.startswith("predicted_")]
-    return np.asarray(data.rows["test"]), {**_true_columns(predictor, part.y, targets), **dict(zip(columns, values))}
+    cells = {**_true_columns(predictor, part.y, targets), **dict(zip(columns, values))}
+    return held_out, (np.asarray(data.rows["test"]), cells)
 
 
 def _true_columns(predictor, y, targets):
