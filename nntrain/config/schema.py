@@ -274,6 +274,7 @@ class TrainingConfig(Section):
     class_weight: Literal["balanced"] | Annotated[dict[str, NonNegativeFloat], BeforeValidator(_named_classes)] | None = Field(
         None, description="classifiers: weigh the loss per class: balanced (n / (classes * rows of the class)) or {class: weight}"
     )
+    tensorboard: bool = Field(False, description="also write TensorBoard event files into the run directory (nntrain[tensorboard])")
 
 
 class SweepConfig(Section):
