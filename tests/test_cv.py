@@ -131,7 +131,7 @@ def test_a_test_share_is_not_used_and_says_so(tmp_path):
 def test_every_fold_is_a_normal_run_fitted_on_its_own_training_rows(table):
     config, result = table
     cv_dir = result.cv_dir
-    assert sorted(p.name for p in cv_dir.iterdir()) == ["cv.json", *(f"fold={i}" for i in range(5)), "oof.csv", "sweep.json"]
+    assert sorted(p.name for p in cv_dir.iterdir()) == ["cv.json", *(f"fold={i}" for i in range(5)), "oof.csv", "plan.json", "sweep.json"]
     evaluated = run("eval", cv_dir / "fold=2", "--split", "test", "--json")
     assert evaluated.exit_code == 0, evaluated.output
     assert json.loads(evaluated.stdout)["examples"] == 12

@@ -110,7 +110,7 @@ def test_sweep_command_runs_the_grid_and_prints_the_comparison(in_tmp):
     first = result.stdout.splitlines()[0]
     assert first.startswith("sweep: runs/xor-sweep-") and first.endswith(" (2 runs on 2 local workers)")
     sweep_dir = Path(first.split()[1])
-    assert sorted(p.name for p in sweep_dir.iterdir()) == ["optimizer.lr=0.01", "optimizer.lr=0.1", "sweep.json"]
+    assert sorted(p.name for p in sweep_dir.iterdir()) == ["optimizer.lr=0.01", "optimizer.lr=0.1", "plan.json", "sweep.json"]
     assert "2 runs ranked by accuracy" in result.stdout and "optimizer.lr" in result.stdout
     assert result.stdout.rstrip().endswith("2 runs: 2 completed")
     assert "runs 2/2" in result.stderr  # the progress bar
@@ -216,7 +216,7 @@ def test_ctrl_c_cancels_what_has_not_started_and_keeps_what_finished(tmp_path):
     doc = sweep_json(tmp_path / "s")
     assert doc["status"] == "interrupted" and [r["status"] for r in doc["runs"]] == statuses
     started = ["seed=0"] + (["seed=1"] if statuses[1] != "cancelled" else [])
-    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [*started, "sweep.json"]
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["plan.json", *started, "sweep.json"]
     if statuses[1] != "cancelled":
         assert read_summary(tmp_path / "s" / "seed=1")["status"] == statuses[1]
     assert same_weights(tmp_path / "s" / "seed=0", fit(plan.variants[0].config, run_dir=tmp_path / "alone").run_dir)

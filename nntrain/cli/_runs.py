@@ -23,17 +23,18 @@ NoPlots = Annotated[bool, typer.Option("--no-plots", help="The runs write no cur
 
 
 def run_with_progress(run, *, quiet, header, report, interrupted, folder):
-    """``run(on_start=, on_result=)`` -- ``run_sweep`` or ``run_cv`` with their other arguments
-    bound -- under a progress bar. ``header(path, n, backend)`` prints the first line once the
-    directory exists; ``report(result)`` prints what ran and says whether every run completed (else
-    exit 1); on Ctrl-C (the exception ``interrupted``, holding the ``result`` so far) it reports
-    what finished and exits 130, naming ``folder(result)``."""
+    """``run(on_start=, on_result=)`` -- ``run_sweep``, ``run_cv`` or their resumes with their other
+    arguments bound -- under a progress bar. ``header(path, n, backend, todo)`` prints the first line
+    once the directory exists (``todo_text(todo)``: what a resume does with the runs); ``report(result)`` prints what
+    ran and says whether every run completed (else exit 1); on Ctrl-C (the exception
+    ``interrupted``, holding the ``result`` so far) it reports what finished and exits 130, naming
+    ``folder(result)``."""
     from nntrain.errors import Failed, Interrupted
 
     progress = RunsProgress(quiet)
 
-    def on_start(path, n, backend):
-        header(path, n, backend)
+    def on_start(path, n, backend, todo):
+        header(path, n, backend, todo)
         progress.start(n)
 
     with _stops_like_ctrl_c() as received:
@@ -69,6 +70,31 @@ def _stops_like_ctrl_c():
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def refuse_with_resume(config=None, **options):
+    """UsageError for a CONFIG or an option (given: not None, empty or False) that --resume cannot take."""
+    from nntrain.errors import UsageError
+
+    given = (["CONFIG"] if config is not None else []) + [name for name, value in options.items() if value]
+    if given:
+        raise UsageError(f"--resume goes on with the runs as they were planned; give no {' or '.join(given)}")
+
+
+def no_config(command):
+    """The UsageError for a command given neither CONFIG nor --resume."""
+    from nntrain.errors import UsageError
+
+    return UsageError(f"give a CONFIG file, or --resume DIR to go on with a {command} that stopped")
+
+
+def todo_text(todo):
+    """What a resume does with the runs, "; resumed: 2 kept, 1 resumed, 1 started over, 2 started";
+    "" for a sweep that starts every run."""
+    if set(todo) <= {"started"}:
+        return ""
+    names = {"kept": "kept", "resumed": "resumed", "restarted": "started over", "started": "started"}
+    return "; resumed: " + ", ".join(f"{todo[key]} {name}" for key, name in names.items() if todo.get(key))
 
 
 def backend_text(backend):

@@ -5,17 +5,17 @@ from typing import Annotated, Optional
 import typer
 
 from ._app import command, console, print_json
-from ._runs import EveryRun, NoPlots, Quiet, Scheduler, Workers, backend_text, run_with_progress
+from ._runs import EveryRun, NoPlots, Quiet, Scheduler, Workers, backend_text, no_config, refuse_with_resume, run_with_progress, todo_text
 from ._tables import plural
 
 
 @command()
 def cv(
-    config: Annotated[Path, typer.Argument(help="YAML experiment config.", show_default=False)],
-    folds: Annotated[int, typer.Option(help="Number of folds (2 to 1000); each run holds one out.", show_default=False)],
+    config: Annotated[Optional[Path], typer.Argument(help="YAML experiment config.", show_default=False)] = None,
+    folds: Annotated[Optional[int], typer.Option(help="Number of folds (2 to 1000); each run holds one out.", show_default=False)] = None,
     repeats: Annotated[
-        int, typer.Option(help="Cross-validate R times, with seeds seed, seed+1, ...: new folds each time.")
-    ] = 1,
+        Optional[int], typer.Option(help="Cross-validate R times, with seeds seed, seed+1, ...: new folds each time.  [default: 1]", show_default=False)
+    ] = None,
     set_: EveryRun = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
@@ -23,6 +23,9 @@ def cv(
         Optional[Path], typer.Option("--cv-dir", help="Write the cross-validation exactly here (must not exist yet).")
     ] = None,
     runs_root: Annotated[Path, typer.Option("--runs", help="Where new cv directories go.")] = Path("runs"),
+    resume: Annotated[
+        Optional[Path], typer.Option("--resume", help="Go on with this stopped cross-validation.", show_default=False)
+    ] = None,
     quiet: Quiet = False,
     no_plots: NoPlots = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print cv.json instead of the table.")] = False,
@@ -33,22 +36,32 @@ def cv(
     ...); each run fits its standardisation, encodings and imputation on its own training rows.
     Each run is a normal run directory inside the cv directory, which also holds cv.json (the
     held-out metrics per fold, their mean and std) and oof.csv (the out-of-fold predictions).
-    Exit code 1 if a run failed or diverged.
+    Exit code 1 if a run failed or diverged. --resume DIR goes on with one that stopped, as
+    `nntrain sweep --resume` does.
     """
     if scheduler is None:
         from nntrain.sweep import _forkserver as forkserver
 
         forkserver.start()  # it loads nntrain while this process does the same and plans the folds
 
-    from nntrain.sweep import CVInterrupted, plan_cv, run_cv
+    from nntrain.errors import UsageError
+    from nntrain.sweep import CVInterrupted, plan_cv, resume_cv, run_cv
 
-    plan = plan_cv(config, folds, repeats, set_ or ())
+    if resume is not None:
+        refuse_with_resume(config, **{"--folds": folds, "--repeats": repeats, "--set": set_, "--cv-dir": cv_dir, "--no-plots": no_plots})
+        run = functools.partial(resume_cv, resume, workers=workers, scheduler=scheduler)
+    else:
+        if config is None:
+            raise no_config("cv")
+        if folds is None:
+            raise UsageError("--folds K is missing: the number of folds (2 to 1000), e.g. --folds 5")
+        plan = plan_cv(config, folds, 1 if repeats is None else repeats, set_ or ())
+        run = functools.partial(run_cv, plan, cv_dir=cv_dir, runs_root=runs_root, workers=workers, scheduler=scheduler, plots=not no_plots)
 
-    def header(path, n, backend):
-        times = f" x {plural(repeats, 'repeat')}" if repeats > 1 else ""
-        typer.echo(f"cv: {path} ({plural(folds, 'fold')}{times} on {backend_text(backend)})", err=as_json)
+    def header(path, n, backend, todo):
+        what = plural(n, "run") if resume else plural(folds, "fold") + (f" x {plural(repeats, 'repeat')}" if (repeats or 1) > 1 else "")
+        typer.echo(f"cv: {path} ({what} on {backend_text(backend)}){todo_text(todo)}", err=as_json)
 
-    run = functools.partial(run_cv, plan, cv_dir=cv_dir, runs_root=runs_root, workers=workers, scheduler=scheduler, plots=not no_plots)
     run_with_progress(
         run,
         quiet=quiet,

@@ -5,13 +5,13 @@ from typing import Annotated, Optional
 import typer
 
 from ._app import command, console
-from ._runs import EveryRun, NoPlots, Quiet, Scheduler, Workers, backend_text, run_with_progress
+from ._runs import EveryRun, NoPlots, Quiet, Scheduler, Workers, backend_text, no_config, refuse_with_resume, run_with_progress, todo_text
 from ._tables import plural
 
 
 @command()
 def sweep(
-    config: Annotated[Path, typer.Argument(help="YAML experiment config.", show_default=False)],
+    config: Annotated[Optional[Path], typer.Argument(help="YAML experiment config.", show_default=False)] = None,
     grid: Annotated[
         Optional[list[str]],
         typer.Option(
@@ -28,6 +28,9 @@ def sweep(
         Optional[Path], typer.Option("--sweep-dir", help="Write the sweep exactly here (must not exist yet).")
     ] = None,
     runs_root: Annotated[Path, typer.Option("--runs", help="Where new sweep directories go.")] = Path("runs"),
+    resume: Annotated[
+        Optional[Path], typer.Option("--resume", help="Go on with this stopped sweep: resume its interrupted runs, start the others.", show_default=False)
+    ] = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
     quiet: Quiet = False,
@@ -38,22 +41,31 @@ def sweep(
     The grid comes from --grid and --seeds, or from the config's sweep: section (--grid replaces the
     same keys there). Each run is a normal run directory inside the sweep directory, named after its
     values; sweep.json lists them with their status. Exit code 1 if a run failed or diverged.
+    --resume DIR goes on with a sweep that stopped (Ctrl-C, a signal, a killed process): its
+    interrupted runs resume from their checkpoints, the ones never started start, finished ones are
+    kept; the runs end as they would have never stopped.
     """
     if scheduler is None:
         from nntrain.sweep import _forkserver as forkserver
 
         forkserver.start()  # it loads nntrain while this process does the same and plans the sweep
 
-    from nntrain.sweep import SweepInterrupted, plan_sweep, run_sweep
+    from nntrain.sweep import SweepInterrupted, plan_sweep, resume_sweep, run_sweep
 
-    plan = plan_sweep(config, grid or (), seeds, set_ or ())
-    run = functools.partial(
-        run_sweep, plan, sweep_dir=sweep_dir, runs_root=runs_root, workers=workers, scheduler=scheduler, plots=not no_plots
-    )
+    if resume is not None:
+        refuse_with_resume(config=config, **{"--grid": grid, "--seeds": seeds, "--set": set_, "--sweep-dir": sweep_dir, "--no-plots": no_plots})
+        run = functools.partial(resume_sweep, resume, workers=workers, scheduler=scheduler)
+    else:
+        if config is None:
+            raise no_config("sweep")
+        plan = plan_sweep(config, grid or (), seeds, set_ or ())
+        run = functools.partial(
+            run_sweep, plan, sweep_dir=sweep_dir, runs_root=runs_root, workers=workers, scheduler=scheduler, plots=not no_plots
+        )
     run_with_progress(
         run,
         quiet=quiet,
-        header=lambda path, n, backend: typer.echo(f"sweep: {path} ({plural(n, 'run')} on {backend_text(backend)})"),
+        header=lambda path, n, backend, todo: typer.echo(f"sweep: {path} ({plural(n, 'run')} on {backend_text(backend)}){todo_text(todo)}"),
         report=_report,
         interrupted=SweepInterrupted,
         folder=lambda result: result.sweep_dir,
@@ -67,6 +79,8 @@ def _report(result):
     from ._tables import render
     from nntrain.errors import NNTrainError
 
+    if not result.trained:
+        typer.echo(f"the sweep is already complete ({plural(len(result.runs), 'run')}); nothing to do")
     ran = [result.sweep_dir / r["dir"] for r in result.runs if r["status"] in ("completed", "diverged", "interrupted")]
     if ran:
         try:

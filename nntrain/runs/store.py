@@ -156,9 +156,9 @@ def _fmt(value):
 
 
 @contextlib.contextmanager
-def writing(run_dir):
-    """Hold the run directory's lock while this process writes the run (fit, resume): a second
-    process gets a RunError. The lock is the kernel's (``flock`` on the directory), so it ends with
+def writing(run_dir, what="run"):
+    """Hold the run directory's lock while this process writes the run (fit, resume; a sweep's driver
+    its sweep directory, ``what`` "sweep" or "cv"): a second process gets a RunError. The lock is the kernel's (``flock`` on the directory), so it ends with
     the process however the process ends, and leaves no file behind. Without ``fcntl`` (Windows):
     no lock."""
     try:
@@ -171,7 +171,7 @@ def writing(run_dir):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunError(f"{run_dir}: another nntrain process is writing this run; let it finish or stop it first") from None
+            raise RunError(f"{run_dir}: another nntrain process is writing this {what}; let it finish or stop it first") from None
         yield
     finally:
         os.close(fd)  # releases the lock

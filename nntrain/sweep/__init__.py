@@ -9,10 +9,12 @@ library only) before anything heavy.
 _PUBLIC = {
     "plan_sweep": "plan",
     "run_sweep": "execute",
+    "resume_sweep": "execute",
     "SweepInterrupted": "execute",
     "SweepResult": "execute",
     "plan_cv": "cv",
     "run_cv": "cv",
+    "resume_cv": "cv",
     "CVInterrupted": "cv",
     "CVResult": "cv",
 }

@@ -22,19 +22,20 @@ from threadpoolctl import threadpool_limits
 from ..runs import store as runs
 from ..config import ExperimentConfig
 from ..errors import NNTrainError, NNTrainWarning, RunError
-from ..training.fit import Interrupted, fit
+from ..training.fit import Interrupted, fit, resume as resume_run
 
 ExperimentConfig.model_rebuild()  # the validator, built now (see the module's docstring)
 
 
-def execute(config, plots=False, should_stop=None, run_dir=None):
+def execute(config, plots=False, should_stop=None, run_dir=None, resume=False, files=None):
     """Run one resolved config; returns its status, error, summary and files.
 
     With ``run_dir`` (a local worker, which shares the driver's disk) the run is written there, exactly
     as ``nntrain fit`` writes one, and ``files`` is empty. Without it (a Dask worker) the run goes to a
     temporary directory and ``files`` maps each of its files (relative POSIX path) onto its bytes, for
-    the driver to write; nothing is left on the worker. ``should_stop()`` is asked after every step
-    (main thread only).
+    the driver to write; nothing is left on the worker. ``resume``: go on with the stopped run in
+    ``run_dir``, as ``nntrain fit --resume`` does; a Dask worker gets the run's ``files`` instead
+    (they are its run to resume). ``should_stop()`` is asked after every step (main thread only).
     """
     on_step = None
     if should_stop is not None:
@@ -53,9 +54,15 @@ def execute(config, plots=False, should_stop=None, run_dir=None):
             # The files are read back and sent to the driver, which writes them durably: here they
             # need not wait for the disk.
             stack.enter_context(runs.scratch_files())
+            if files:
+                _write_files(run_dir, files)
+                resume = True
         try:
-            # Validated without a file name: an error names the field, not a line of a text the user never saw.
-            fit(ExperimentConfig.model_validate(config), run_dir=run_dir, on_step=on_step, plots=plots)
+            if resume:
+                resume_run(run_dir, on_step=on_step, plots=plots)
+            else:
+                # Validated without a file name: an error names the field, not a line of a text the user never saw.
+                fit(ExperimentConfig.model_validate(config), run_dir=run_dir, on_step=on_step, plots=plots)
         except (Interrupted, KeyboardInterrupt):
             pass  # the summary says "interrupted"
         except NNTrainError as e:
@@ -75,6 +82,13 @@ def execute(config, plots=False, should_stop=None, run_dir=None):
     return outcome
 
 
+def _write_files(run_dir, files):
+    """A run's files ({relative POSIX path: bytes}) into ``run_dir``, to go on with it."""
+    for name, data in files.items():
+        (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (run_dir / name).write_bytes(data)
+
+
 _STOP = None  # the local pool's stop flag (shared memory), in each worker process
 
 
@@ -91,9 +105,9 @@ def init_local_worker(stop):
     warnings.filterwarnings("ignore", category=NNTrainWarning)
 
 
-def execute_local(config, plots, run_dir):
-    """A run in the local pool, written to ``run_dir``: "cancelled" if the driver asked to stop before it
-    started."""
+def execute_local(config, plots, run_dir, resume=False):
+    """A run in the local pool, written to ``run_dir`` (``resume``: the stopped run there goes on):
+    "cancelled" if the driver asked to stop before it started."""
     if _STOP.value:
         return {"status": "cancelled", "files": {}}
-    return execute(config, plots, should_stop=lambda: _STOP.value, run_dir=run_dir)
+    return execute(config, plots, should_stop=lambda: _STOP.value, run_dir=run_dir, resume=resume)

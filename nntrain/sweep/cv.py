@@ -45,8 +45,9 @@ from ..nn.losses import pairing_warning
 from ..runs import store
 from ..runs.catalog import CV
 from ..runs.inference import Predictor, load_split, number_cells, prediction_columns, run_trainer
-from .execute import SweepInterrupted, SweepResult, run_sweep
+from .execute import SweepInterrupted, SweepResult, resume_sweep, run_sweep
 from .plan import MAX_RUNS, SweepPlan, Variant
+from .record import reopen
 
 MAX_FOLDS = 1000  # data.split.folds' bound
 OOF = "oof.csv"
@@ -151,10 +152,23 @@ def run_cv(plan, *, cv_dir=None, runs_root="runs", workers=None, scheduler=None,
     """
     if cv_dir is not None and Path(cv_dir).exists():
         raise RunError(f"{cv_dir}: already exists; cross-validations are never overwritten, choose a new --cv-dir")
-    folds = _Folds(plan, on_start, on_result)
     where = dict(sweep_dir=cv_dir, runs_root=runs_root, workers=workers, scheduler=scheduler, plots=plots)
+    return _judged(plan, run_sweep, plan, **where, on_start=on_start, on_result=on_result)
+
+
+def resume_cv(cv_dir, *, workers=None, scheduler=None, on_start=None, on_result=None):
+    """Go on with the cross-validation in ``cv_dir`` that stopped, as ``resume_sweep`` goes on with a
+    sweep, then judge its folds and write cv.json and oof.csv anew; returns a CVResult. The folds kept
+    are judged too (``on_result`` gets their entries first)."""
+    plan = reopen(cv_dir, "cv")[0]
+    return _judged(plan, resume_sweep, cv_dir, workers=workers, scheduler=scheduler, on_start=on_start, on_result=on_result)
+
+
+def _judged(plan, run, *args, on_start, on_result, **kwargs):
+    """``run(*args, **kwargs)`` -- run_sweep or resume_sweep -- with each fold judged as it comes back."""
+    folds = _Folds(plan, on_start, on_result)
     try:
-        result = run_sweep(plan, **where, on_start=folds.started, on_result=folds.finished, kind="cv")
+        result = run(*args, **kwargs, on_start=folds.started, on_result=folds.finished, kind="cv")
     except SweepInterrupted as stop:
         raise CVInterrupted(folds.close(stop.result)) from None
     return folds.close(result)
@@ -175,10 +189,10 @@ class _Folds:
         self.path = None
         self.started_at = time.time()
 
-    def started(self, path, n, backend):
+    def started(self, path, n, backend, todo):
         self.path = path
         if self.on_start is not None:
-            self.on_start(path, n, backend)
+            self.on_start(path, n, backend, todo)
 
     def finished(self, run):
         """A fold back from its worker (``run``: its sweep.json entry): judged if it completed."""
@@ -213,6 +227,7 @@ class _Folds:
     def close(self, result):
         """Settle the folds that came back without passing ``finished`` (after Ctrl-C), write cv.json
         and oof.csv; the CVResult."""
+        self.path = result.sweep_dir  # a resume that found every fold finished did not start
         for k, run in enumerate(result.runs):
             if self.entries[k]["status"] == "pending":
                 self._settle(k, run)

@@ -1,7 +1,7 @@
 """Where a sweep's runs run: a local process pool or a Dask cluster, behind one small interface.
 
 A pool is a context manager with ``description`` (sweep.json's ``backend``), ``submit(config, plots,
-run_dir)`` -> a future of the worker's outcome (see ``nntrain.sweep._worker.execute``),
+run_dir, resume)`` -> a future of the worker's outcome (see ``nntrain.sweep._worker.execute``),
 ``as_completed(futures)`` and ``cancel(futures)`` -> the futures that will never run.
 
 The local pool's workers are forked from a server that imported this module (see
@@ -49,9 +49,10 @@ class LocalPool:
         )
         self.description = {"kind": "local", "workers": workers}
 
-    def submit(self, config, plots, run_dir):
-        """Run ``config`` in a worker, which writes its run to ``run_dir`` itself."""
-        return self.executor.submit(execute_local, config, plots, run_dir)
+    def submit(self, config, plots, run_dir, resume=False):
+        """Run ``config`` in a worker, which writes its run to ``run_dir`` itself (``resume``: goes on
+        with the run there)."""
+        return self.executor.submit(execute_local, config, plots, run_dir, resume)
 
     def as_completed(self, futures):
         return as_completed(futures)
@@ -89,9 +90,11 @@ class DaskCluster:
             ) from None
         self.description = {"kind": "dask", "scheduler": address}
 
-    def submit(self, config, plots, run_dir):
-        """Run ``config`` on a worker, which sends the run's files back (``run_dir`` is this machine's)."""
-        return self.client.submit(execute, config, plots, pure=False)
+    def submit(self, config, plots, run_dir, resume=False):
+        """Run ``config`` on a worker, which sends the run's files back (``run_dir`` is this machine's;
+        ``resume``: its files go to the worker, which goes on with the run)."""
+        files = {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()} if resume else None
+        return self.client.submit(execute, config, plots, files=files, pure=False)
 
     def as_completed(self, futures):
         from distributed import as_completed as dask_as_completed
