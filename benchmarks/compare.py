@@ -128,7 +128,7 @@ def main():
         assert sorted(result["differences"]) == sorted(SWEPT), result["differences"]
         assert result["metric"] == "val_accuracy"
 
-        command = [sys.executable, "-c", "from nntrain.cli import main; main()", "compare", str(root)]
+        command = [sys.executable, "-c", "from nntrain.__main__ import main; main()", "compare", str(root)]
         cpu = []
 
         def run_command():

@@ -239,7 +239,7 @@ def bench_startup(repeats=7):
     ``nntrain fit configs/xor.yaml --quiet`` to its end (its first line of output comes at the end),
     without and with its plots."""
     exe = shutil.which("nntrain")
-    base = [exe] if exe else [sys.executable, "-c", "from nntrain.cli import main; main()"]
+    base = [exe] if exe else [sys.executable, "-c", "from nntrain.__main__ import main; main()"]
     times = collections.defaultdict(list)
     with tempfile.TemporaryDirectory() as runs:
         fit_args = ["fit", str(REPO / "configs" / "xor.yaml"), "--set", "training.epochs=1", "--quiet", "--runs", runs]

@@ -44,7 +44,7 @@ def timed_sweep(plan, root, label, cli=False, **where):
     started = time.perf_counter()
     if cli:
         epochs = plan.variants[0].config.training.epochs
-        command = [sys.executable, "-c", "from nntrain.cli import main; main()", "sweep", str(XOR), "-q", "--no-plots",
+        command = [sys.executable, "-c", "from nntrain.__main__ import main; main()", "sweep", str(XOR), "-q", "--no-plots",
                    "--seeds", str(len(plan.variants)), "--set", f"training.epochs={epochs}",
                    "--workers", str(where["workers"]), "--sweep-dir", str(sweep_dir)]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)

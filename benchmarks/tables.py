@@ -148,7 +148,7 @@ def compile_nntrain():
 
 def nntrain_command():
     exe = shutil.which("nntrain")
-    return [exe] if exe else [sys.executable, "-c", "from nntrain.cli import main; main()"]
+    return [exe] if exe else [sys.executable, "-c", "from nntrain.__main__ import main; main()"]
 
 
 def bench_rows(folder, rows, repeats):

@@ -181,7 +181,7 @@ def nntrain_config(train_csv, target, task, classes, epochs, declared):
 
 def nntrain_command():
     exe = shutil.which("nntrain")
-    return [exe] if exe else [sys.executable, "-c", "from nntrain.cli import main; main()"]
+    return [exe] if exe else [sys.executable, "-c", "from nntrain.__main__ import main; main()"]
 
 
 def nntrain_side(folder, train_csv, test_csv, target, config, seed, notes):

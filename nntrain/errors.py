@@ -62,6 +62,25 @@ class Interrupted(Exception):
         self.exit_code = signal_exit_code(signum)
 
 
+def ignore_stop_signals():
+    """SIGINT, SIGTERM and SIGHUP ignored from now on: for a process that is ending anyway."""
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
+def caused_by_ctrl_c(error):
+    """Whether a KeyboardInterrupt is behind ``error``: Python wraps one raised in some places -- a
+    class body being made while a module is imported, say -- in another exception."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
 class NNTrainWarning(UserWarning):
     """Something works but is probably not what the user meant (e.g. a mismatched output/loss pair)."""
 

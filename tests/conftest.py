@@ -99,7 +99,7 @@ def step_peak_bytes(model, loss, x, y):
 # Commands in a process of their own, stopped by a signal
 
 
-CLI = [sys.executable, "-c", "from nntrain.cli import main; main()"]
+CLI = [sys.executable, "-c", "from nntrain.__main__ import main; main()"]
 
 
 def completed(run_dir):

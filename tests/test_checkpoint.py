@@ -1,3 +1,4 @@
+import contextlib
 import json
 import os
 import shutil
@@ -131,7 +132,7 @@ def test_resume_errors(tmp_path):
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
 def test_a_real_signal_to_nntrain_fit(tmp_path, sig, code):
     config = Path(__file__).parent.parent / "configs" / "xor.yaml"
-    cmd = [sys.executable, "-c", "from nntrain.cli import main; main()", "fit", str(config), "-q",
+    cmd = [sys.executable, "-c", "from nntrain.__main__ import main; main()", "fit", str(config), "-q",
            "--set", "training.epochs=10000000", "--set", "training.checkpoint_every=1000", "--run-dir", "r"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
@@ -368,7 +369,7 @@ def test_a_run_killed_at_any_rename_resumes_bit_identical_or_says_it_cannot(tmp_
     resumes to the weights and metrics of the run never killed, or -- killed before its first
     checkpoint -- says there is nothing to resume and how to start over."""
     (tmp_path / "k.yaml").write_text(KILLED_CONFIG)
-    fit_command = [sys.executable, "-c", "from nntrain.cli import main; main()", "fit", "k.yaml", "--quiet", "--no-plots"]
+    fit_command = [sys.executable, "-c", "from nntrain.__main__ import main; main()", "fit", "k.yaml", "--quiet", "--no-plots"]
     subprocess.run([*fit_command, "--run-dir", "reference"], cwd=tmp_path, check=True, capture_output=True)
     renames = subprocess.run(
         ["strace", "-f", "-c", "-e", "trace=rename", *fit_command, "--run-dir", "counted"], cwd=tmp_path, capture_output=True, text=True
@@ -412,7 +413,7 @@ def test_a_run_killed_without_a_word_is_stale_until_resumed(tmp_path):
     from conftest import run_cli
 
     config = Path(__file__).parent.parent / "configs" / "xor.yaml"
-    cmd = [sys.executable, "-c", "from nntrain.cli import main; main()", "fit", str(config), "-q", "--no-plots",
+    cmd = [sys.executable, "-c", "from nntrain.__main__ import main; main()", "fit", str(config), "-q", "--no-plots",
            "--set", "training.epochs=10000000", "--set", "training.checkpoint_every=1000", "--run-dir", "r"]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 60
@@ -425,3 +426,43 @@ def test_a_run_killed_without_a_word_is_stale_until_resumed(tmp_path):
     stale = run_cli("runs", tmp_path)
     assert " stale " in stale.stdout and "nntrain fit --resume RUN continues it" in stale.stdout
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["status"] == "running"  # the file is left as it was
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("second", [signal.SIGINT, signal.SIGTERM])
+def test_two_signals_in_quick_succession_anywhere_end_in_one_message_and_a_run_that_goes_on(tmp_path, second):
+    """Ctrl-C and then a second signal 3 ms later, at moments spread over a whole `nntrain fit` -- its
+    start-up, its epochs, its plots: never a traceback; exit 0 (done before), 130 or 143 with one
+    message; and the run, where there is one, resumes to the weights of the run never stopped or says
+    there is nothing to resume."""
+    (tmp_path / "k.yaml").write_text(KILLED_CONFIG.replace("epochs: 3", "epochs: 40"))
+    # As the console script: it imports nntrain.__main__, then calls its main -- and says when it does
+    # (a signal before that meets Python's own start-up).
+    started = "import sys; from nntrain.__main__ import main; sys.stderr.write('python\\n'); sys.stderr.flush(); main()"
+    fit_command = [sys.executable, "-c", started, "fit", "k.yaml", "--quiet"]
+    begin = time.monotonic()
+    subprocess.run([*fit_command, "--run-dir", "reference"], cwd=tmp_path, check=True, capture_output=True)
+    duration = time.monotonic() - begin
+    messages = ("interrupted", "interrupted; the run can go on with: nntrain fit --resume", "interrupted while drawing the plots; the run itself is completed")
+    for i in range(12):
+        run_dir = tmp_path / f"r{i}"
+        process = subprocess.Popen([*fit_command, "--run-dir", run_dir.name], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+        assert process.stderr.readline() == "python\n"
+        time.sleep(0.005 + duration * i / 11)  # past the two lines between the message and main()
+        for sig in (signal.SIGINT, second):
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(sig)
+            time.sleep(0.003)
+        err = process.communicate(timeout=60)[1]
+        assert "Traceback" not in err and process.returncode in (0, 130, 143), (i, process.returncode, err)
+        if process.returncode:
+            assert err.splitlines()[-1].startswith(messages), (i, err)
+        if not run_dir.exists() or json.loads((run_dir / "summary.json").read_text())["status"] == "completed":
+            continue
+        resumed = subprocess.run([*fit_command[:4], "--resume", run_dir.name, "-q", "--no-plots"], cwd=tmp_path, capture_output=True, text=True)
+        if resumed.returncode == 2:
+            assert "nothing to resume" in resumed.stderr or "no checkpoint.npz to resume from" in resumed.stderr, resumed.stderr
+            continue
+        assert resumed.returncode == 0, resumed.stderr
+        expected, got = read_weights(tmp_path / "reference"), read_weights(run_dir)
+        assert all(expected[k].tobytes() == got[k].tobytes() for k in expected), i

@@ -5,6 +5,7 @@ here whose name does not start with an underscore is imported, and so registered
 import importlib
 import pkgutil
 
+from . import _app
 from ._app import app
 
 for _module in pkgutil.iter_modules(__path__):
@@ -13,4 +14,6 @@ for _module in pkgutil.iter_modules(__path__):
 
 
 def main():
+    """``nntrain``: the command line, in a process of its own (see ``_app.ends_with_the_process``)."""
+    _app.ends_with_the_process = True
     app()

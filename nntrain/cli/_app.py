@@ -37,6 +37,7 @@ def command(name=None):
                 warnings.simplefilter("always")
                 warnings.showwarning = _show_warning
                 code = _run(_with_reading_progress(fn), args, kwargs)
+            _ignore_further_stops()  # the work is done or has stopped: nothing left to interrupt
             if code:
                 raise typer.Exit(code)
 
@@ -46,11 +47,16 @@ def command(name=None):
     return register
 
 
+# True when the command line runs in a process of its own (``nntrain.cli.main``), which ends with the
+# command; False when it is called in-process (tests, CliRunner), where no process-wide state changes.
+ends_with_the_process = False
+
+
 def _run(fn, args, kwargs):
     """Run a command; its exit code: 0, or one of nntrain.errors' for what it raised."""
     import signal
 
-    from nntrain.errors import Failed, Interrupted, NNTrainError, signal_exit_code
+    from nntrain.errors import Failed, Interrupted, NNTrainError, caused_by_ctrl_c, signal_exit_code
 
     try:
         fn(*args, **kwargs)
@@ -59,16 +65,32 @@ def _run(fn, args, kwargs):
             typer.echo(f"error: {line}", err=True)
         return e.exit_code
     except Interrupted as e:
+        _ignore_further_stops()
         typer.echo(f"{e}", err=True)
         return e.exit_code
     except Failed as e:
         if str(e):
             typer.echo(f"error: {e}", err=True)
         return e.exit_code
-    except KeyboardInterrupt:
+    except BaseException as e:
+        if not caused_by_ctrl_c(e):  # a bug: its traceback
+            raise
+        _ignore_further_stops()
         typer.echo("interrupted", err=True)
         return signal_exit_code(signal.SIGINT)
     return 0
+
+
+def _ignore_further_stops():
+    """Once the command has done its work or stopped on Ctrl-C (or another signal), the process only
+    says so and ends: a Ctrl-C, SIGTERM or SIGHUP then would cut that short -- no message, a
+    traceback or a death by the signal."""
+    import threading
+
+    from nntrain.errors import ignore_stop_signals
+
+    if ends_with_the_process and threading.current_thread() is threading.main_thread():
+        ignore_stop_signals()
 
 
 def overrides(set_, seed):

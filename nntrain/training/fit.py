@@ -21,7 +21,7 @@ import numpy as np
 
 from ..config import dump_config
 from ..data.columns import inputs_of
-from ..errors import Interrupted, NNTrainError, NNTrainWarning, RunError
+from ..errors import Interrupted, NNTrainError, NNTrainWarning, RunError, caused_by_ctrl_c
 from ..nn.losses import classifies
 from ..runs.store import (
     CONFIG,
@@ -111,11 +111,12 @@ def resume(run_dir, *, on_epoch=None, on_step=None, plots=False):
 
 def _write_plots(path, config, model, data):
     """curves.png, and for a classifier of 2-D inputs decision_boundary.png in raw input units; a
-    failure only warns."""
-    from ..runs.inference import Predictor
-    from ..runs.plots import write_run_plots
-
+    failure only warns. Ctrl-C here (the run's summary is final by now) raises Interrupted, saying
+    that the run completed."""
     try:
+        from ..runs.inference import Predictor
+        from ..runs.plots import write_run_plots
+
         if data.n_features != 2 or not classifies(config.loss):
             write_run_plots(path)
             return
@@ -124,3 +125,8 @@ def _write_plots(path, config, model, data):
         write_run_plots(path, predict=predictor.outputs, x=x, y=data.train.y)
     except NNTrainError as e:
         warnings.warn(f"plots not written: {e}", NNTrainWarning, stacklevel=2)
+    except BaseException as e:
+        if not caused_by_ctrl_c(e):
+            raise
+        status = read_summary(path).get("status")
+        raise Interrupted(f"interrupted while drawing the plots; the run itself is {status}: {path}") from None

@@ -1,0 +1,28 @@
+"""``nntrain`` (the console script) and ``python -m nntrain``: the command line in a process of its own.
+
+Before a command runs, the command line is imported and built (a tenth of a second or more); a
+Ctrl-C meanwhile ends the process as one during a command does -- "interrupted", exit code 130 --
+rather than with a traceback, or a second Ctrl-C cutting the first one's message short.
+"""
+
+import signal
+import sys
+
+from nntrain.errors import caused_by_ctrl_c, ignore_stop_signals, signal_exit_code
+
+
+def main():
+    try:
+        from nntrain.cli import main as command_line
+
+        command_line()
+    except BaseException as e:  # SystemExit too: the process ends now either way
+        ignore_stop_signals()  # first: a second Ctrl-C (or SIGTERM) changes nothing now
+        if not caused_by_ctrl_c(e):
+            raise
+        sys.stderr.write("interrupted\n")
+        sys.exit(signal_exit_code(signal.SIGINT))
+
+
+if __name__ == "__main__":
+    main()
