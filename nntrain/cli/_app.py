@@ -8,9 +8,11 @@ import functools
 import json
 import sys
 import warnings
+from pathlib import Path
 
 import typer
 
+STDOUT = Path("-")
 
 app = typer.Typer(
     name="nntrain",
@@ -154,6 +156,27 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     from nntrain.errors import NNTrainNote
 
     typer.echo(f"{'note' if issubclass(category, NNTrainNote) else 'warning'}: {message}", err=True)
+
+
+def write_output(output, text, force):
+    """``text`` into the file ``output`` (written atomically), or to stdout when ``output`` is None or ``-``.
+
+    Raises UsageError for a file that exists (unless ``force``), a directory, or a folder that does not exist.
+    """
+    if output is None or output == STDOUT:
+        typer.echo(text, nl=False)
+        return
+    from nntrain.errors import UsageError
+    from nntrain.runs.store import write_text
+
+    if output.is_dir():
+        raise UsageError(f"{output}: is a directory; name a file")
+    if output.exists() and not force:
+        raise UsageError(f"{output}: already exists; --force replaces it")
+    if not output.parent.is_dir():
+        parent = output.parent
+        raise UsageError(f"{output}: {parent} is not a folder" if parent.exists() else f"{output}: folder {parent} does not exist")
+    write_text(output, text)
 
 
 def print_json(obj):

@@ -21,6 +21,8 @@ InitName = Literal[tuple(INITIALIZERS)]
 Units = Annotated[int, Field(gt=0, le=MAX_UNITS, description="number of outputs")]
 L1 = Annotated[float | None, Field(None, ge=0, description="kernel penalty l1 * sum|W| added to the loss; default model.l1")]
 L2 = Annotated[float | None, Field(None, ge=0, description="kernel penalty l2 * sum W^2 added to the loss; default model.l2")]
+ACTIVATION_HELP = "see nntrain.nn.activations; leaky_relu: slope 0.01, gelu: tanh approximation"
+INIT_HELP = "how the weights start: an initializer's name, or {name: normal, scale: 0.01}"
 
 
 class InitConfig(Section):
@@ -44,7 +46,7 @@ class HandSetWeights(Section):
 class LayerSection(Section):
     """What every layer section has besides its fields: ``init`` may be a bare initializer name."""
 
-    @field_validator("init", mode="before", check_fields=False)
+    @field_validator("init", mode="before", check_fields=False, json_schema_input_type=InitName | InitConfig)
     @classmethod
     def _bare_init_name(cls, value):
         return {"name": value} if isinstance(value, str) else value
@@ -69,8 +71,8 @@ class DenseConfig(LayerSection):
     """One dense layer: f(x) = activation(W x + b), optionally batch-normalised and dropped out."""
 
     units: Units
-    activation: ActivationName = "relu"
-    init: InitConfig = Field(default_factory=InitConfig)
+    activation: ActivationName = Field("relu", description=ACTIVATION_HELP)
+    init: InitConfig = Field(default_factory=InitConfig, description=INIT_HELP)
     weights: HandSetWeights | None = Field(None, description="hand-set initial weights")
     l1: L1
     l2: L2
@@ -102,8 +104,8 @@ class ResidualConfig(LayerSection):
     type: Literal["residual"]
     units: Units
     hidden: int | None = Field(None, gt=0, le=MAX_UNITS, description="inner width; default: no inner Dense")
-    activation: ActivationName = "relu"
-    init: InitConfig = Field(default_factory=InitConfig)
+    activation: ActivationName = Field("relu", description=ACTIVATION_HELP)
+    init: InitConfig = Field(default_factory=InitConfig, description=INIT_HELP)
     l1: L1
     l2: L2
     keep_prob: float = Field(1.0, gt=0, le=1, description="inverted dropout on the activations; 1 = none")
@@ -128,4 +130,9 @@ def _typed(value):
 
 
 # One entry of model.layers: the section its ``type`` names.
-LayerSpec = Annotated[Union[tuple(LAYER_CONFIGS.values())], Field(discriminator="type"), BeforeValidator(_typed)]  # noqa: UP007 (from the registry)
+# The JSON Schema's: any of the sections, not told apart by a discriminator, which `type` (optional) cannot be.
+LayerSpec = Annotated[
+    Union[tuple(LAYER_CONFIGS.values())],  # noqa: UP007 (from the registry)
+    Field(discriminator="type"),
+    BeforeValidator(_typed, json_schema_input_type=Union[tuple(LAYER_CONFIGS.values())]),  # noqa: UP007
+]

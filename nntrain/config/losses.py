@@ -8,7 +8,7 @@ a loss without arguments is saved as its bare name, so every config reads and sa
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BeforeValidator, Field, create_model, model_serializer
+from pydantic import BeforeValidator, ConfigDict, Field, create_model, model_serializer
 from pydantic_core import PydanticCustomError
 
 from ..nn.losses import LOSSES, make_loss
@@ -17,6 +17,9 @@ from .section import Section
 
 class LossSection(Section):
     """What every loss section has: its ``name`` (set by each generated section) and the loss it builds."""
+
+    # `name` has a default (a section built in code knows its loss) but a config must say it: it picks the section.
+    model_config = ConfigDict(json_schema_extra=lambda schema, cls: schema.update(required=["name"]))
 
     @model_serializer(mode="wrap")
     def _bare_name_without_arguments(self, handler):
@@ -64,8 +67,6 @@ def _bare_name(value):
 
 
 # Union[tuple]: the members are known only at run time, which X | Y cannot spell.
-LossConfig = Annotated[
-    Union[tuple(LOSS_SECTIONS.values())],  # noqa: UP007
-    Field(discriminator="name"),
-    BeforeValidator(_bare_name),
-]
+_SECTIONS = Annotated[Union[tuple(LOSS_SECTIONS.values())], Field(discriminator="name")]  # noqa: UP007
+# A loss: a bare name or a section. The JSON Schema says both; validation turns a name into a section first.
+LossConfig = Annotated[_SECTIONS, BeforeValidator(_bare_name, json_schema_input_type=Literal[tuple(LOSSES)] | _SECTIONS)]

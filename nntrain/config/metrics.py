@@ -10,13 +10,15 @@ from typing import Literal
 from pydantic import Field, model_serializer, model_validator
 
 from ..nn.metrics import AVERAGES, BINARY, METRICS, REGRESSION
-from .section import Section, inconsistent
+from .section import Section, bare_string_allowed, inconsistent
 
 
 class MetricConfig(Section):
     """A metric by name, with its average, its k, and whether the sample weights weigh it."""
 
-    name: Literal[tuple(METRICS)]
+    model_config = bare_string_allowed("name")  # `f1` means {name: f1}
+
+    name: Literal[tuple(METRICS)] = Field(description="the metric; see nntrain.nn.metrics")
     average: Literal[AVERAGES] | None = Field(None, description="precision, recall, f1: macro (default), weighted, micro, binary or per_class")
     k: int | None = Field(None, ge=1, le=1000, description="top_k_accuracy: how many of the most probable classes count")
     weighted: bool = Field(False, description="weigh the rows by training.class_weight and data.weight")

@@ -17,7 +17,7 @@ from ..nn.model import MAX_UNITS
 from .layers import LayerSpec
 from .losses import LossConfig
 from .metrics import MetricConfig
-from .section import Section, dotted, inconsistent
+from .section import Section, bare_string_allowed, dotted, inconsistent
 
 # libyaml's safe loader and dumper where PyYAML has them: the same documents, several times faster
 # (a sweep writes and reads a config per run).
@@ -82,6 +82,8 @@ class ColumnConfig(Section):
     In YAML either the type alone (``island: category``) or a mapping (``island: {type: category,
     max_categories: 10}``).
     """
+
+    model_config = bare_string_allowed("type")  # `island: category` means {type: category}
 
     type: Literal["number", "category", "boolean", "ignore"] | None = Field(None, description="default: inferred from the training split")
     max_categories: int | None = Field(None, ge=1, le=100_000, description="keep the most frequent, fold the rest into <other>")
