@@ -69,7 +69,7 @@ def test_fit_bad_config_file(in_tmp):
     Path("bad.yaml").write_text((CONFIGS / "xor.yaml").read_text().replace("activation: tanh", "activation: tanhh"))
     result = run("fit", "bad.yaml")
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: bad.yaml, line 11: model.layers.0.activation: Input should be 'sigmoid'")
+    assert result.stderr.startswith("error: bad.yaml, line 12: model.layers.0.activation: Input should be 'sigmoid'")
     assert "Traceback" not in result.output and not Path("runs").exists()
     missing = run("fit", "nope.yaml")
     assert (missing.exit_code, missing.stderr) == (2, "error: nope.yaml: config file not found\n")
@@ -83,7 +83,7 @@ def test_fit_hand_set_weights_of_the_wrong_shape(in_tmp):
     Path("ref.yaml").write_text(text)
     result = run("fit", "ref.yaml", "-q")
     assert result.exit_code == 2
-    assert result.stderr == "error: ref.yaml, line 14: model.layers.1.weights.W: expected shape (1, 2) (units, inputs), got (1, 3)\n"
+    assert result.stderr == "error: ref.yaml, line 15: model.layers.1.weights.W: expected shape (1, 2) (units, inputs), got (1, 3)\n"
     assert not Path("runs").exists()
 
 

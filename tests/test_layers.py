@@ -333,5 +333,5 @@ def test_layer_errors_on_the_command_line_exit_2(tmp_path):
     )
     narrow = run("fit", xor, "-q", "--set", "model.layers.0.type=residual", "--runs", tmp_path)
     assert narrow.exit_code == 2
-    assert narrow.stderr == f"error: {xor}, line 10: model.layers.0.units: a residual block keeps its input's width: 2 inputs, 4 units\n"
+    assert narrow.stderr == f"error: {xor}, line 11: model.layers.0.units: a residual block keeps its input's width: 2 inputs, 4 units\n"
     assert not any(tmp_path.iterdir())  # nothing written
