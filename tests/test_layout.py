@@ -78,4 +78,4 @@ def test_the_public_surface_resolves_lazily():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert int(result.stdout) == 22
+    assert int(result.stdout) == 24

@@ -166,16 +166,9 @@ def write_output(output, text, force):
     if output is None or output == STDOUT:
         typer.echo(text, nl=False)
         return
-    from nntrain.errors import UsageError
-    from nntrain.runs.store import write_text
+    from nntrain.runs.store import check_output, write_text
 
-    if output.is_dir():
-        raise UsageError(f"{output}: is a directory; name a file")
-    if output.exists() and not force:
-        raise UsageError(f"{output}: already exists; --force replaces it")
-    if not output.parent.is_dir():
-        parent = output.parent
-        raise UsageError(f"{output}: {parent} is not a folder" if parent.exists() else f"{output}: folder {parent} does not exist")
+    check_output(output, force)
     write_text(output, text)
 
 

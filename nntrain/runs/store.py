@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RunError
+from ..errors import RunError, UsageError
 
 CONFIG, METRICS, WEIGHTS, SUMMARY = "config.yaml", "metrics.csv", "weights.npz", "summary.json"
 DATA, DIAGNOSTICS = "data.json", "diagnostics.csv"
@@ -117,6 +117,19 @@ def write_bytes(path, data):
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise RunError(f"{path}: cannot write: {e.strerror or e}; the previous version is kept") from None
+
+
+def check_output(path, force=False):
+    """UsageError unless ``path`` can be a command's new output file: not a directory, in a folder that
+    exists, and -- unless ``force`` -- not there yet."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory; name a file")
+    if not path.parent.is_dir():
+        parent = path.parent
+        raise UsageError(f"{path}: {parent} is not a folder" if parent.exists() else f"{path}: folder {parent} does not exist")
+    if path.exists() and not force:
+        raise UsageError(f"{path}: already exists; --force replaces it")
 
 
 def write_text(path, text):
