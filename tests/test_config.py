@@ -99,6 +99,16 @@ def test_wrong_types():
     )
 
 
+def test_a_large_value_is_quoted_short():
+    # Quoted within bounds: a million numbers where one belongs are not written out to be cut.
+    big = "[" + ", ".join(["1"] * 1_000_000) + "]"
+    assert error_of(GOOD.replace("lr: 0.001", f"lr: {big}")) == (
+        "exp.yaml, line 12: optimizer.lr: Input should be a valid number; got [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ...]"
+    )
+    long = error_of(GOOD.replace("seed: 0", f"seed: {'9' * 5000}x"))
+    assert long.startswith("exp.yaml, line 2: seed: ") and long.endswith("9x'") and len(long.split("; got ")[1]) <= 60
+
+
 def test_missing_required_keys():
     assert error_of("name: x\nmodel: {layers: [{units: 1}]}\n") == "exp.yaml: loss: required key is missing"
     message = error_of("loss: mse\nmodel: {layers: []}\n")

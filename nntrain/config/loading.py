@@ -1,6 +1,7 @@
 """Reading a config: ``load_config`` reads a YAML file, applies ``--set`` overrides and turns every
 validation error into a ``ConfigError`` that names the file, the YAML line and the dotted field path."""
 
+import reprlib
 import types
 import typing
 from pathlib import Path
@@ -176,8 +177,14 @@ def _kind(value):
 
 
 def _short(value):
-    text = repr(value)
+    """A value as a message quotes it, at most 60 characters: made within bounds (reprlib), however
+    large the value -- a list of a million numbers is not written out to be cut."""
+    text = _REPR.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 3, 10, 6, 60, 60
 
 
 def _walk(loc):
