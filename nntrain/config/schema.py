@@ -277,6 +277,10 @@ class TrainingConfig(Section):
         None, description="classifiers: weigh the loss per class: balanced (n / (classes * rows of the class)) or {class: weight}"
     )
     tensorboard: bool = Field(False, description="also write TensorBoard event files into the run directory (nntrain[tensorboard])")
+    snapshots: int | None = Field(
+        None, ge=1, le=10_000_000, description="keep the weights every K epochs for nntrain plot --animate; default: log-spaced for 2-D inputs, none otherwise"
+    )
+    live: bool = Field(False, description="keep report.html in the run directory up to date while training (nntrain[report])")
 
 
 class SweepConfig(Section):
