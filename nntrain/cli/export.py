@@ -18,9 +18,9 @@ def export(
         Optional[Path],
         typer.Option("--output", "-o", help="onnx: the .onnx file (default RUN/model.onnx); tensorboard: the log directory (default: each run's own).", show_default=False),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an output file that exists.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="onnx: replace the file; tensorboard: replace the event files there.")] = False,
     tracking_uri: Annotated[
-        Optional[str], typer.Option("--tracking-uri", help="mlflow: where runs are kept, e.g. sqlite:///mlflow.db (default: ./mlruns).", show_default=False)
+        Optional[str], typer.Option("--tracking-uri", help="mlflow: where runs are kept (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).", show_default=False)
     ] = None,
     experiment: Annotated[
         Optional[str], typer.Option("--experiment", help="mlflow: the experiment's name (default: each run's config name).", show_default=False)

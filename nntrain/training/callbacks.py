@@ -56,3 +56,40 @@ class EarlyStopping:
     def load_state_dict(self, state, arrays):
         self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
         self.best_weights = {k: np.array(v) for k, v in arrays.items()} or None
+
+
+class TensorBoard:
+    """The run's TensorBoard events as it trains (``training.tensorboard``; nntrain.export.tensorboard).
+
+    ``epochs``: the epochs done before this stretch (a resumed run's checkpoint): the run directory's
+    events of later epochs are dropped, as metrics.csv's rows are, since those epochs come again.
+    ``columns``: the run's logged columns (``Trainer.logged_columns``), for the charts' layout.
+    """
+
+    def __init__(self, path, config, columns, epochs=0):
+        from ..export import tensorboard
+
+        tensorboard.require()
+        self.log = tensorboard.resumed_log(path, epochs)
+        self.log.hparams(config)
+        self.log.layout([*columns, "epoch_time_s", "lr"], ["grad_norm", "weight_norm", "update_ratio"] if config.training.diagnostics else [])
+
+    @classmethod
+    def start(cls, path, config, columns, epochs=0):
+        """The callback if the config asks for TensorBoard, else None."""
+        return cls(path, config, columns, epochs) if config.training.tensorboard else None
+
+    def epoch(self, epoch, logs, trainer, last_diagnostics, histograms):
+        """After an epoch: its logs and learning rate, its row of ``last_diagnostics`` (the run's last,
+        if it is this epoch's), and with ``histograms`` the weights' histograms."""
+        row = last_diagnostics[0] if last_diagnostics and last_diagnostics[0]["epoch"] == epoch else None
+        weights = trainer.model.state_dict() if histograms else None
+        self.log.epoch(epoch, logs, trainer.optimizer.lr, row, weights)
+
+    def checkpoint(self):
+        """Before a checkpoint: the events so far on disk."""
+        self.log.flush()
+
+    def end(self, status):
+        self.log.end(status)
+        self.log.close()

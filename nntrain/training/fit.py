@@ -54,6 +54,7 @@ def fit(config, *, run_dir=None, runs_root="runs", on_start=None, on_epoch=None,
     matplotlib, so off by default here; the CLI turns it on unless --no-plots.
     """
     started = time.time()
+    _check_extras(config)
     rng, data, trainer = prepare(config)
     path = create_run_dir(config.name, run_dir, runs_root)
     with writing(path):
@@ -91,6 +92,7 @@ def resume(run_dir, *, on_epoch=None, on_step=None, plots=False):
     path = Path(run_dir)
     check_begun(path)
     config = load_run_config(path)
+    _check_extras(config)
     with writing(path):
         summary = read_summary(path)
         if summary.get("status") == "completed":
@@ -107,6 +109,15 @@ def resume(run_dir, *, on_epoch=None, on_step=None, plots=False):
         if plots:
             _write_plots(path, config, trainer.model, data)
     return result
+
+
+def _check_extras(config):
+    """UsageError, before anything is written, for an optional extra the config needs and this
+    installation lacks (training.tensorboard: nntrain[tensorboard])."""
+    if config.training.tensorboard:
+        from ..export.tensorboard import require
+
+        require()
 
 
 def _write_plots(path, config, model, data):

@@ -30,7 +30,7 @@ from ..runs.store import (
     write_json,
     write_metrics,
 )
-from .callbacks import EarlyStopping
+from .callbacks import EarlyStopping, TensorBoard
 from ..nn.model import arrays_problem
 from .checkpoint import CHECKPOINT, array_shape, optimizer_problem, remove_checkpoint, save_checkpoint
 from .diagnostics import advice
@@ -78,6 +78,7 @@ class Session:
         self.held_out = held_out(data)  # the splits evaluated after every epoch
         self.signal = None
         self.last_checkpoint = time.monotonic()
+        self.tensorboard = None  # run()'s TensorBoard callback, with training.tensorboard
 
     # ----------------------------------------------------------------------------------------------
     # The run, start to end
@@ -93,6 +94,7 @@ class Session:
         previous_wall = summary.get("wall_time_s", 0.0) if state else 0.0
         handlers = self._catch_signals()
         try:
+            self.tensorboard = TensorBoard.start(self.path, self.config, self.trainer.logged_columns(self.data), state["epoch"] if state else 0)
             self._epochs(state, on_epoch, on_step)
             self._complete()
         except _StopRequested as stop:
@@ -108,6 +110,8 @@ class Session:
         finally:
             self._restore_signals(handlers)
             self._finish(started, previous_wall)
+            if self.tensorboard is not None:
+                self.tensorboard.end(summary["status"])
         return FitResult(self.path, summary, self.history)
 
     def _epochs(self, state, on_epoch, on_step):
@@ -123,6 +127,8 @@ class Session:
                 return
             epoch += 1
             self.history.append({"epoch": epoch, **logs})
+            if self.tensorboard is not None:
+                self.tensorboard.epoch(epoch, logs, self.trainer, self.diagnostics[-1:], self._diagnose_epoch(epoch))
             if on_epoch is not None:
                 on_epoch(epoch, logs)
             if self.early is not None and self.early.update(epoch, logs, self.trainer.model):
@@ -265,6 +271,8 @@ class Session:
         pending = totals.pending_arrays() if totals is not None else {}
         # The checkpoint's invariant (see nntrain.training.checkpoint): its logs are written first.
         self._write_logs()
+        if self.tensorboard is not None:
+            self.tensorboard.checkpoint()
         save_checkpoint(
             self.path, state, model=trainer.model.state_dict(), optimizer=trainer.optimizer.state_dict(), best=best, pending=pending
         )
