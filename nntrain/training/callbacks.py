@@ -1,4 +1,13 @@
-"""Things that watch the epochs go by and may end training: early stopping."""
+"""Things that watch the epochs go by: early stopping, which may end training; and the run's
+callbacks (``RUN_CALLBACKS``), which the session tells of every epoch, checkpoint and end.
+
+A run callback has ``start(path, config, columns, epochs)`` (a classmethod: the callback if the config
+asks for it, else None; ``columns``: the run's logged columns; ``epochs``: those done before this
+stretch, a resumed run's checkpoint -- what it wrote of later epochs is to be dropped, as metrics.csv's
+rows are), ``epoch(epoch, logs, trainer, last_diagnostics, diagnostic_epoch)`` (after each epoch;
+``last_diagnostics``: the run's last diagnostics row in a list, or none), ``checkpoint()`` (before a
+checkpoint is written: what it keeps must be on disk by then) and ``end(status)``.
+"""
 
 import math
 
@@ -81,7 +90,7 @@ class TensorBoard:
 
     def epoch(self, epoch, logs, trainer, last_diagnostics, histograms):
         """After an epoch: its logs and learning rate, its row of ``last_diagnostics`` (the run's last,
-        if it is this epoch's), and with ``histograms`` the weights' histograms."""
+        if it is this epoch's), and at a diagnostic epoch (``histograms``) the weights' histograms."""
         row = last_diagnostics[0] if last_diagnostics and last_diagnostics[0]["epoch"] == epoch else None
         weights = trainer.model.state_dict() if histograms else None
         self.log.epoch(epoch, logs, trainer.optimizer.lr, row, weights)
@@ -93,3 +102,7 @@ class TensorBoard:
     def end(self, status):
         self.log.end(status)
         self.log.close()
+
+
+# The callbacks a session starts (those the config asks for), in this order.
+RUN_CALLBACKS = (TensorBoard,)

@@ -30,7 +30,7 @@ from ..runs.store import (
     write_json,
     write_metrics,
 )
-from .callbacks import EarlyStopping, TensorBoard
+from .callbacks import RUN_CALLBACKS, EarlyStopping
 from ..nn.model import arrays_problem
 from .checkpoint import CHECKPOINT, array_shape, optimizer_problem, remove_checkpoint, save_checkpoint
 from .diagnostics import advice
@@ -78,7 +78,7 @@ class Session:
         self.held_out = held_out(data)  # the splits evaluated after every epoch
         self.signal = None
         self.last_checkpoint = time.monotonic()
-        self.tensorboard = None  # run()'s TensorBoard callback, with training.tensorboard
+        self.callbacks = []  # run()'s RUN_CALLBACKS that the config asks for
 
     # ----------------------------------------------------------------------------------------------
     # The run, start to end
@@ -94,7 +94,8 @@ class Session:
         previous_wall = summary.get("wall_time_s", 0.0) if state else 0.0
         handlers = self._catch_signals()
         try:
-            self.tensorboard = TensorBoard.start(self.path, self.config, self.trainer.logged_columns(self.data), state["epoch"] if state else 0)
+            columns, done = self.trainer.logged_columns(self.data), state["epoch"] if state else 0
+            self.callbacks = [c for c in (kind.start(self.path, self.config, columns, done) for kind in RUN_CALLBACKS) if c is not None]
             self._epochs(state, on_epoch, on_step)
             self._complete()
         except _StopRequested as stop:
@@ -110,8 +111,8 @@ class Session:
         finally:
             self._restore_signals(handlers)
             self._finish(started, previous_wall)
-            if self.tensorboard is not None:
-                self.tensorboard.end(summary["status"])
+            for callback in self.callbacks:
+                callback.end(summary["status"])
         return FitResult(self.path, summary, self.history)
 
     def _epochs(self, state, on_epoch, on_step):
@@ -127,8 +128,8 @@ class Session:
                 return
             epoch += 1
             self.history.append({"epoch": epoch, **logs})
-            if self.tensorboard is not None:
-                self.tensorboard.epoch(epoch, logs, self.trainer, self.diagnostics[-1:], self._diagnose_epoch(epoch))
+            for callback in self.callbacks:
+                callback.epoch(epoch, logs, self.trainer, self.diagnostics[-1:], self._diagnose_epoch(epoch))
             if on_epoch is not None:
                 on_epoch(epoch, logs)
             if self.early is not None and self.early.update(epoch, logs, self.trainer.model):
@@ -271,8 +272,8 @@ class Session:
         pending = totals.pending_arrays() if totals is not None else {}
         # The checkpoint's invariant (see nntrain.training.checkpoint): its logs are written first.
         self._write_logs()
-        if self.tensorboard is not None:
-            self.tensorboard.checkpoint()
+        for callback in self.callbacks:
+            callback.checkpoint()
         save_checkpoint(
             self.path, state, model=trainer.model.state_dict(), optimizer=trainer.optimizer.state_dict(), best=best, pending=pending
         )
