@@ -2,16 +2,17 @@
 
 Before a command runs, the command line is imported and built (a tenth of a second or more); a
 Ctrl-C meanwhile ends the process as one during a command does -- "interrupted", exit code 130 --
-rather than with a traceback, or a second Ctrl-C cutting the first one's message short.
+rather than with a traceback, or a second Ctrl-C cutting the first one's message short. SIGTERM and
+SIGHUP do the same wherever no run is training (which checkpoints on them), with exit codes 143, 129.
 """
 
-import signal
 import sys
 
-from nntrain.errors import caused_by_ctrl_c, ignore_stop_signals, signal_exit_code
+from nntrain.errors import caused_by_ctrl_c, ignore_stop_signals, signal_exit_code, signal_of, stop_on_signals
 
 
 def main():
+    stop_on_signals()  # SIGTERM and SIGHUP stop the command as Ctrl-C does, with their exit codes
     try:
         from nntrain.cli import main as command_line
 
@@ -21,7 +22,7 @@ def main():
         if not caused_by_ctrl_c(e):
             raise
         sys.stderr.write("interrupted\n")
-        sys.exit(signal_exit_code(signal.SIGINT))
+        sys.exit(signal_exit_code(signal_of(e)))
 
 
 if __name__ == "__main__":

@@ -62,6 +62,34 @@ class Interrupted(Exception):
         self.exit_code = signal_exit_code(signum)
 
 
+class SignalReceived(KeyboardInterrupt):
+    """SIGTERM or SIGHUP where no run is training -- the command line's start-up, a run's plots --
+    stops the command as Ctrl-C does, exit code 128 + the signal (``stop_on_signals``)."""
+
+    def __init__(self, signum):
+        super().__init__()
+        self.signum = signum
+
+
+def stop_on_signals():
+    """SIGTERM and SIGHUP raise SignalReceived from now on, as SIGINT raises KeyboardInterrupt: for a
+    process of the command line (training and sweeps catch them themselves meanwhile)."""
+
+    def received(signum, frame):
+        raise SignalReceived(signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), received)
+
+
+def signal_of(error):
+    """The signal behind an error ``caused_by_ctrl_c``: SignalReceived's, else SIGINT."""
+    while error is not None and not isinstance(error, KeyboardInterrupt):
+        error = error.__cause__ or error.__context__
+    return getattr(error, "signum", signal.SIGINT)
+
+
 def ignore_stop_signals():
     """SIGINT, SIGTERM and SIGHUP ignored from now on: for a process that is ending anyway."""
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):

@@ -56,9 +56,7 @@ ends_with_the_process = False
 
 def _run(fn, args, kwargs):
     """Run a command; its exit code: 0, or one of nntrain.errors' for what it raised."""
-    import signal
-
-    from nntrain.errors import Failed, Interrupted, NNTrainError, caused_by_ctrl_c, signal_exit_code
+    from nntrain.errors import Failed, Interrupted, NNTrainError, caused_by_ctrl_c, signal_exit_code, signal_of
 
     try:
         fn(*args, **kwargs)
@@ -79,7 +77,7 @@ def _run(fn, args, kwargs):
             raise
         _ignore_further_stops()
         typer.echo("interrupted", err=True)
-        return signal_exit_code(signal.SIGINT)
+        return signal_exit_code(signal_of(e))
     return 0
 
 

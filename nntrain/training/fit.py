@@ -21,7 +21,7 @@ import numpy as np
 
 from ..config import dump_config
 from ..data.columns import inputs_of
-from ..errors import Interrupted, NNTrainError, NNTrainWarning, RunError, caused_by_ctrl_c
+from ..errors import Interrupted, NNTrainError, NNTrainWarning, RunError, caused_by_ctrl_c, signal_of
 from ..nn.losses import classifies
 from ..runs.store import (
     CONFIG,
@@ -75,7 +75,9 @@ def fit(config, *, run_dir=None, runs_root="runs", on_start=None, on_epoch=None,
 
 def check_begun(path):
     """RunError for a run killed while it wrote its first files (its config.yaml or summary.json is
-    still a temporary file): nothing to resume, and how to start over."""
+    still a temporary file, or the directory is still empty): nothing to resume, and how to start over."""
+    if path.is_dir() and not any(path.iterdir()):
+        raise RunError(f"{path}: the run stopped before it wrote its first files (the directory is empty): nothing to resume; start it over with: nntrain fit CONFIG")
     for name in (CONFIG, SUMMARY):
         if path.is_dir() and not (path / name).is_file() and (path / f".{name}.tmp").exists():
             again = f"nntrain fit {path / CONFIG}" if (path / CONFIG).is_file() else "nntrain fit CONFIG"
@@ -140,4 +142,4 @@ def _write_plots(path, config, model, data):
         if not caused_by_ctrl_c(e):
             raise
         status = read_summary(path).get("status")
-        raise Interrupted(f"interrupted while drawing the plots; the run itself is {status}: {path}") from None
+        raise Interrupted(f"interrupted while drawing the plots; the run itself is {status}: {path}", signal_of(e)) from None
