@@ -8,8 +8,6 @@ epoch interrupted mid-way back where it stopped; the checkpoint policy (every
 and the end of a run (early stopping's best weights, the status, the final files).
 """
 
-import signal
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +32,10 @@ from .callbacks import RUN_CALLBACKS, EarlyStopping
 from ..nn.model import arrays_problem
 from .checkpoint import CHECKPOINT, array_shape, optimizer_problem, remove_checkpoint, save_checkpoint
 from .diagnostics import advice
+from .signals import StopSignals
 from .trainer import PENDING_ROWS, EpochTotals, held_out
+
+FINAL = ("completed", "diverged", "pruned")  # statuses that end a run for good: no checkpoint is kept
 
 # Without training.checkpoint_every, a checkpoint is written at the end of an epoch once this many
 # seconds have passed since the last one (and always when a run is interrupted).
@@ -51,10 +52,6 @@ class FitResult:
     @property
     def status(self):
         return self.summary["status"]
-
-
-# What stops a run cleanly (a checkpoint, "interrupted", exit 128 + the signal); SIGHUP where the platform has it.
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 class _StopRequested(Exception):
@@ -76,7 +73,7 @@ class Session:
         self.early = None if training.early_stopping is None else EarlyStopping(**training.early_stopping.model_dump())
         self.loader = Loader(data.train, config.data.batch_size, config.data.shuffle, config.data.drop_last, rng)
         self.held_out = held_out(data)  # the splits evaluated after every epoch
-        self.signal = None
+        self.stops = StopSignals()
         self.last_checkpoint = time.monotonic()
         self.callbacks = []  # run()'s RUN_CALLBACKS that the config asks for
 
@@ -87,12 +84,13 @@ class Session:
         """Train from ``state`` (a restored checkpoint's; None: from the first epoch) to the end; a FitResult.
 
         ``started``: the time.time() this stretch began, for the wall time. The summary ends
-        "completed", "diverged", "interrupted" (Interrupted or KeyboardInterrupt raised) or "failed"
-        (the exception raised), and the run's files are written whatever happens.
+        "completed", "diverged", "interrupted" (Interrupted or KeyboardInterrupt raised), "failed"
+        (the exception raised) or what ``on_epoch`` returned (it ends the run then, e.g. "pruned");
+        the run's files are written whatever happens.
         """
         summary = self.summary
         previous_wall = summary.get("wall_time_s", 0.0) if state else 0.0
-        handlers = self._catch_signals()
+        self.stops.catch()
         try:
             columns, done = self.trainer.logged_columns(self.data), state["epoch"] if state else 0
             self.callbacks = [c for c in (kind.start(self.path, self.config, columns, done) for kind in RUN_CALLBACKS) if c is not None]
@@ -109,7 +107,7 @@ class Session:
             summary.update(status="failed", message=f"{type(e).__name__}: {e}")
             raise
         finally:
-            self._restore_signals(handlers)
+            self.stops.release()
             self._finish(started, previous_wall)
             for callback in self.callbacks:
                 callback.end(summary["status"])
@@ -130,8 +128,10 @@ class Session:
             self.history.append({"epoch": epoch, **logs})
             for callback in self.callbacks:
                 callback.epoch(epoch, logs, self.trainer, self.diagnostics[-1:], self._diagnose_epoch(epoch))
-            if on_epoch is not None:
-                on_epoch(epoch, logs)
+            ended = on_epoch(epoch, logs) if on_epoch is not None else None
+            if ended:  # the caller ends the run here, with this status (a search: "pruned")
+                self.summary["status"] = ended
+                return
             if self.early is not None and self.early.update(epoch, logs, self.trainer.model):
                 self.summary["stopped_early"] = True
                 return
@@ -225,27 +225,11 @@ class Session:
     # ----------------------------------------------------------------------------------------------
     # Signals
 
-    def _catch_signals(self):
-        """SIGINT, SIGTERM and SIGHUP (a closed terminal, a lost SSH session) set a flag that the step
-        loop checks; a second SIGINT interrupts at once."""
-        if threading.current_thread() is not threading.main_thread():
-            return None
-
-        def request_stop(signum, frame):
-            self.signal = signum
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-        return {sig: signal.signal(sig, request_stop) for sig in STOP_SIGNALS}
-
-    def _restore_signals(self, handlers):
-        for sig, handler in (handlers or {}).items():
-            signal.signal(sig, handler)
-
     def _stop_if_asked(self, epoch, step, epoch_start, totals):
         """After a step: if a signal came, checkpoint where the epoch stands and stop."""
-        if self.signal is not None:
+        if self.stops.received is not None:
             self._checkpoint(epoch, step, epoch_start, totals)
-            raise _StopRequested(self.signal)
+            raise _StopRequested(self.stops.received)
 
     # ----------------------------------------------------------------------------------------------
     # Checkpoints
@@ -389,7 +373,7 @@ class Session:
             write_json(self.path / SUMMARY, summary)
             return
         self._write_files()
-        if summary["status"] in ("completed", "diverged"):
+        if summary["status"] in FINAL:
             remove_checkpoint(self.path)
             summary.pop("checkpoint", None)
             write_json(self.path / SUMMARY, summary)
