@@ -179,7 +179,7 @@ def test_fit_resume(in_tmp):
         2, "error: --resume continues a run with its own config; give no CONFIG, --set, --seed or --run-dir\n"
     )
     neither = run("fit")
-    assert (neither.exit_code, neither.stderr) == (2, "error: give a CONFIG file to train, or --resume RUN_DIR\n")
+    assert (neither.exit_code, neither.stderr) == (2, "error: give a CONFIG file to train, or --resume RUN\n")
     missing = run("fit", "--resume", "nope")
     assert (missing.exit_code, missing.stderr) == (2, "error: nope: no such run directory\n")
 
@@ -235,7 +235,7 @@ def xor_run(tmp_path_factory):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["predict", "{run}", "-i", "0 1"], "error: --input '0 1': the network takes 2 inputs, got 1\n"),
+        (["predict", "{run}", "-i", "0 1"], "error: --input '0 1': separate the values with commas, e.g. -i 0,1\n"),
         (["predict", "{run}", "-i", "0,x"], "error: --input '0,x': expected 2 comma-separated numbers, e.g. 0,1\n"),
         (["predict", "{run}"], "error: give either a CSV file of inputs or --input rows (e.g. -i 0,1)\n"),
         (["eval", "{run}", "--split", "nope"], "error: --split nope: expected one of train, val, test\n"),

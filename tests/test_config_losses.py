@@ -89,7 +89,9 @@ def test_an_unknown_loss_name_lists_the_known_ones():
     known = "'mse', 'binary_crossentropy', 'categorical_crossentropy', 'mae' or 'huber'"
     assert error_of("loss: l1\n") == f"exp.yaml, line 5: loss: Input should be {known}; got 'l1'"
     assert error_of("loss: 3\n") == f"exp.yaml, line 5: loss: Input should be {known}; got 3"
-    assert error_of("loss: {name: l1}\n").startswith("exp.yaml, line 5: loss: Input tag 'l1' found using 'name' does not match")
+    assert error_of("loss: {name: l1}\n") == (
+        "exp.yaml, line 5: loss.name: 'l1' is not one of mse, binary_crossentropy, categorical_crossentropy, mae, huber"
+    )
 
 
 def test_a_loss_can_be_set_from_the_command_line():

@@ -151,7 +151,7 @@ def test_a_write_that_fails_half_way_removes_its_temporary_file(tmp_path, monkey
 
 def test_a_file_in_a_missing_directory_cannot_be_written(tmp_path):
     path = tmp_path / "gone" / "summary.json"
-    assert error(write_json, path, {}) == f"{path}: cannot write: No such file or directory; the previous version is kept"
+    assert error(write_json, path, {}) == f"{path}: cannot write: No such file or directory"  # nothing was there to keep
     assert not (tmp_path / "gone").exists()
 
 

@@ -9,6 +9,7 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -18,9 +19,58 @@ app = typer.Typer(
     name="nntrain",
     help="Train neural networks described in YAML files, on NumPy, and keep every run.",
     no_args_is_help=True,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_show_locals=False,
 )
+
+
+def _show_version(value):
+    if value:
+        from nntrain import __version__
+
+        typer.echo(f"nntrain {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print nntrain's version and exit.")
+    ] = False,
+):
+    """Train neural networks described in YAML files, on NumPy, and keep every run."""
+
+
+def _one_metavar_style():
+    """Help in one style, click's: arguments in capitals -- ``CONFIG`` required, ``[CONFIG]``
+    optional, ``RUN...`` repeatable -- where Typer writes ``{run_dir}``, ``[config]``, ``{RUN}...``
+    and a type beside each; a flag as ``--quiet -q``, not ``--quiet -q <bool>`` (which invites
+    ``--quiet true``); an option without a metavar of its own shows its type in capitals (``INT``)."""
+    from typer.core import TyperArgument, TyperOption
+
+    TyperArgument.display_name_raw = property(lambda self: self.metavar or self.name.upper())
+    TyperArgument.display_type_rich = lambda self, ctx: None
+
+    def usage_name(self):
+        name = self.display_name_raw
+        return (name if self.required else f"[{name}]") + ("..." if self.nargs != 1 else "")
+
+    TyperArgument._usage_display_name = usage_name
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self, ctx):
+        if self.is_flag or self.count:
+            return None
+        if self.metavar is not None:
+            return self.metavar
+        text = shown(self, ctx)
+        return text.strip("<>").replace("list[", "").replace("]", "").upper() if text else text
+
+    TyperOption.display_type_rich = display_type_rich
+
+
+_one_metavar_style()
 
 
 def command(name=None):
@@ -170,13 +220,27 @@ def write_output(output, text, force):
     write_text(output, text)
 
 
+def check_run_dir(path, given_as, config_hint):
+    """UsageError when ``path`` -- what the user gave as ``given_as`` (``--resume``, ``RUN``) where a
+    run directory is expected -- is a file: a YAML config is named as one, with ``config_hint`` (its
+    ``{path}`` filled in: which command takes it)."""
+    from nntrain.errors import UsageError
+
+    if path is not None and path.is_file():
+        if path.suffix.lower() in (".yaml", ".yml"):
+            raise UsageError(f"{given_as} {path}: a config file, not a run directory; {config_hint.format(path=path)}")
+        raise UsageError(f"{given_as} {path}: a file, not a run directory")
+
+
 def print_json(obj):
     sys.stdout.write(json.dumps(obj, indent=2) + "\n")
 
 
-def console():
+def console(wide=False):
+    """A rich Console on stdout; ``wide``: as wide as what it prints (``--wide``: tables unelided,
+    the terminal wrapping their lines if it must)."""
     from rich.console import Console
 
-    return Console()
+    return Console(width=100_000) if wide else Console()
 
 

@@ -11,14 +11,15 @@ import typer
 
 EveryRun = Annotated[
     Optional[list[str]],
-    typer.Option("--set", help="Override a config value in every run, e.g. training.epochs=50 (repeatable)."),
+    typer.Option("--set", metavar="KEY=VALUE", help="Override a config value in every run, e.g. training.epochs=50 (repeatable)."),
 ]
-Workers = Annotated[Optional[int], typer.Option(help="Parallel runs on this machine; default: one per core.", show_default=False)]
+Workers = Annotated[Optional[int], typer.Option(metavar="N", help="Parallel runs on this machine; default: one per core.", show_default=False)]
 Scheduler = Annotated[
     Optional[str],
-    typer.Option(help="Run on a Dask cluster instead: its scheduler's address, tcp://HOST:PORT.", show_default=False),
+    typer.Option(metavar="ADDRESS", help="Run on a Dask cluster instead: its scheduler's address, tcp://HOST:PORT.", show_default=False),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+Wide = Annotated[bool, typer.Option("--wide", help="Show long names and values whole (the table may be wider than the terminal).")]
 NoPlots = Annotated[bool, typer.Option("--no-plots", help="The runs write no curves.png or decision_boundary.png.")]
 
 
@@ -105,7 +106,7 @@ def backend_text(backend):
 
 
 class RunsProgress:
-    """A rich progress bar on stderr counting finished runs (and failures)."""
+    """The finished runs (and failures) on stderr (see ``_progress``), from when the runs start."""
 
     def __init__(self, quiet):
         self.quiet = quiet
@@ -116,26 +117,15 @@ class RunsProgress:
         return self
 
     def start(self, total):
-        if self.quiet:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from ._progress import Progress
 
-        self.progress = Progress(
-            TextColumn("runs"),
-            MofNCompleteColumn(),
-            BarColumn(),
-            TextColumn("{task.fields[failed]}"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-        )
-        self.progress.__enter__()
-        self.task = self.progress.add_task("sweep", total=total, failed="")
+        self.progress = Progress("runs", total, quiet=self.quiet)
+        self.progress.begin()
 
     def advance(self, entry):
         self.failed += entry["status"] in ("failed", "diverged")
         if self.progress is not None:
-            self.progress.update(self.task, advance=1, failed=f"{self.failed} failed" if self.failed else "")
+            self.progress.update(self.progress.done + 1, [f"{self.failed} failed"] if self.failed else [])
 
     def __exit__(self, *exc):
         if self.progress is not None:

@@ -15,13 +15,14 @@ def compare(
         ),
     ],
     metric: Annotated[
-        Optional[str], typer.Option(help="The metrics.csv column to rank by; default: a validation metric.")
+        Optional[str], typer.Option(metavar="NAME", help="The metrics.csv column to rank by; default: a validation metric.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the comparison as CSV.")] = False,
     plot: Annotated[
-        Optional[Path], typer.Option(help="Also draw the runs' curves of the metric, overlaid, into this PNG.")
+        Optional[Path], typer.Option(metavar="PNG", help="Also draw the runs' curves of the metric, overlaid, into this PNG.")
     ] = None,
+    wide: Annotated[bool, typer.Option("--wide", help="Show long names and values whole (the table may be wider than the terminal).")] = False,
 ):
     """Runs side by side: the config values that differ, then best and final metric, parameters, time.
 
@@ -33,7 +34,7 @@ def compare(
     _check_options(as_json, as_csv, plot)
     loaded = [load_run(path, config=True) for path in expand(runs)]
     result = compare_runs(loaded, metric)
-    _print(result, as_json, as_csv)
+    _print(result, as_json, as_csv, wide)
     if plot is not None:
         from nntrain.runs.compare import curves
         from nntrain.runs.plots import plot_overlay
@@ -56,7 +57,7 @@ def _check_options(as_json, as_csv, plot):
         raise UsageError(f"--plot {plot}: the plot is a PNG; give a file name ending in .png")
 
 
-def _print(result, as_json, as_csv):
+def _print(result, as_json, as_csv, wide):
     if as_json:
         print_json(result)
     elif as_csv:
@@ -66,4 +67,4 @@ def _print(result, as_json, as_csv):
     else:
         from ._tables import render
 
-        render(result, console())
+        render(result, console(wide))

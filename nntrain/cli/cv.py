@@ -12,19 +12,19 @@ from ._tables import plural
 @command()
 def cv(
     config: Annotated[Optional[Path], typer.Argument(help="YAML experiment config.", show_default=False)] = None,
-    folds: Annotated[Optional[int], typer.Option(help="Number of folds (2 to 1000); each run holds one out.", show_default=False)] = None,
+    folds: Annotated[Optional[int], typer.Option(metavar="K", help="Number of folds (2 to 1000); each run holds one out.", show_default=False)] = None,
     repeats: Annotated[
-        Optional[int], typer.Option(help="Cross-validate R times, with seeds seed, seed+1, ...: new folds each time.  [default: 1]", show_default=False)
+        Optional[int], typer.Option(metavar="R", help="Cross-validate R times, with seeds seed, seed+1, ...: new folds each time.  [default: 1]", show_default=False)
     ] = None,
     set_: EveryRun = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
     cv_dir: Annotated[
-        Optional[Path], typer.Option("--cv-dir", help="Write the cross-validation exactly here (must not exist yet).")
+        Optional[Path], typer.Option("--cv-dir", metavar="DIR", help="Write the cross-validation exactly here (must not exist yet).")
     ] = None,
-    runs_root: Annotated[Path, typer.Option("--runs", help="Where new cv directories go.")] = Path("runs"),
+    runs_root: Annotated[Path, typer.Option("--runs", metavar="DIR", help="Where new cv directories go.")] = Path("runs"),
     resume: Annotated[
-        Optional[Path], typer.Option("--resume", help="Go on with this stopped cross-validation.", show_default=False)
+        Optional[Path], typer.Option("--resume", metavar="DIR", help="Go on with this stopped cross-validation.", show_default=False)
     ] = None,
     quiet: Quiet = False,
     no_plots: NoPlots = False,

@@ -10,13 +10,14 @@ TOP_SHOWN = 3  # categories named per column in the table
 
 @command()
 def data(
-    config: Annotated[Path, typer.Argument(help="YAML experiment config.", show_default=False)],
+    config: Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML experiment config.", show_default=False)],
     set_: Annotated[
         Optional[list[str]],
-        typer.Option("--set", help="Override a config value by dotted path, e.g. data.split.val=0.1 (repeatable)."),
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a config value by dotted path, e.g. data.split.val=0.1 (repeatable)."),
     ] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Override the config's seed (the split).")] = None,
+    seed: Annotated[Optional[int], typer.Option(metavar="N", help="Override the config's seed (the split).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (every column, the target, inputs, splits).")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="Show long names and values whole (the table may be wider than the terminal).")] = False,
 ):
     """What training would see of the config's data, without training; writes nothing.
 
@@ -31,11 +32,11 @@ def data(
     if as_json:
         print_json(result)
         return
-    out = console()
+    out = console(wide)
     for line in _header(result):
         out.print(line, highlight=False, markup=False)
     out.print()
-    out.print(_columns_table(result))
+    out.print(_columns_table(result, out.width))
     out.print()
     out.print(_classes_table(result["target"]) if result["target"]["kind"] == "classes" else _values_table(result["target"]))
     out.print()
@@ -57,22 +58,30 @@ def _header(result):
     return [origin, text, f"splits: {splits}"]
 
 
-def _columns_table(result):
-    from ._tables import add_columns, plain_table
+def _columns_table(result, width):
+    from ._tables import fitted_table
 
-    table = plain_table(
+    columns = [("column", "left", True), ("type", "left", False)]
+    columns += [(name, "right", False) for name in ("missing", "in train", "inputs")] + [("values (train)", "left", "wrap")]
+    rows = [
+        [
+            column["name"],
+            column["type"],
+            str(column["missing"]),
+            str(column["missing_train"]),
+            str(column["inputs"]) if column["type"] != "target" else "—",
+            _values_text(column),
+        ]
+        for column in result["columns"]
+    ]
+    return fitted_table(
         f"{len(result['columns'])} columns",
+        columns,
+        rows,
+        width,
         caption="missing: cells in the whole file, then in the training split; values: the training split's",
         caption_justify="left",
     )
-    add_columns(table, ["column", "type"], ["missing", "in train", "inputs"])
-    table.add_column("values (train)", overflow="fold")
-    for column in result["columns"]:
-        inputs = str(column["inputs"]) if column["type"] != "target" else "—"
-        table.add_row(
-            column["name"], column["type"], str(column["missing"]), str(column["missing_train"]), inputs, _values_text(column)
-        )
-    return table
 
 
 def _values_text(column):
@@ -95,7 +104,7 @@ def _values_text(column):
 
 def _classes_table(target):
     """Each class's rows per split, with its share of the split."""
-    from ._tables import add_columns, number_text, plain_table
+    from ._tables import add_columns, add_row, number_text, plain_table
 
     classes = target["classes"]
     weighted = "weight" in classes[0]
@@ -105,7 +114,7 @@ def _classes_table(target):
     add_columns(table, ["class"], splits + ["weight"] * weighted)
     for c in classes:
         weight = [number_text(c["weight"])] if weighted else []
-        table.add_row(c["name"], *(_share(c[split], totals[split]) for split in splits), *weight)
+        add_row(table, c["name"], *(_share(c[split], totals[split]) for split in splits), *weight)
     return table
 
 
@@ -115,7 +124,7 @@ def _share(n, total):
 
 def _values_table(target):
     """min / mean / std / max of each regression target per split."""
-    from ._tables import add_columns, number_text, plain_table
+    from ._tables import add_columns, add_row, number_text, plain_table
 
     names = target["name"] if isinstance(target["name"], list) else [target["name"]]
     table = plain_table(f"target {', '.join(names)}")
@@ -123,7 +132,7 @@ def _values_table(target):
     for column in target["columns"]:
         for split, stats in column.items():
             if split != "name":
-                table.add_row(column["name"], split, *(number_text(stats[k]) for k in ("min", "mean", "std", "max")))
+                add_row(table, column["name"], split, *(number_text(stats[k]) for k in ("min", "mean", "std", "max")))
     return table
 
 

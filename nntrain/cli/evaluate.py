@@ -4,19 +4,20 @@ from typing import Annotated
 import typer
 
 from ._tables import number_text
-from ._app import command, console, print_json
+from ._app import check_run_dir, command, console, print_json
 
 MAX_MATRIX = 12  # classes up to which the confusion matrix is printed (--json has it always)
 
 
 @command(name="eval")
 def evaluate(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
-    split: Annotated[str, typer.Option(help="Which split of the run's data: train, val or test.")] = "train",
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory.", show_default=False)],
+    split: Annotated[str, typer.Option(metavar="SPLIT", help="Which split of the run's data: train, val or test.")] = "train",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     plots: Annotated[
         bool, typer.Option("--plots", help="Draw the confusion matrix, ROC, precision-recall and reliability (or a regressor's scatters) into RUN/eval/SPLIT/.")
     ] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="Show long names and values whole (the table may be wider than the terminal).")] = False,
 ):
     """Loss and metrics of a run's weights on one split of its data (raw inputs, prepared as in training).
 
@@ -25,20 +26,22 @@ def evaluate(
     """
     from nntrain.runs.judging import judge_run
 
+    check_run_dir(run_dir, "RUN", "train it first: nntrain fit {path}, then nntrain eval the run directory it writes")
     report = judge_run(run_dir, split, plots)
     if as_json:
         print_json({"run": str(run_dir), "split": split, **report})
         return
-    from rich.markup import escape
     from rich.table import Table
 
-    out = console()
+    from ._tables import add_row
+
+    out = console(wide)
     typer.echo(f"{run_dir}: {split} split, {report['examples']} examples")
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in report["metrics"].items():
-        table.add_row(name, number_text(value))
+        add_row(table, name, number_text(value))
     out.print(table)
     if "per_class" in report:
         typer.echo("per class:")
@@ -46,7 +49,7 @@ def evaluate(
         for column in ("class", "precision", "recall", "f1", "support"):
             table.add_column(column, justify="left" if column == "class" else "right")
         for row in report["per_class"]:
-            table.add_row(escape(str(row["class"])), *(number_text(row[k]) for k in ("precision", "recall", "f1")), str(row["support"]))
+            add_row(table, row["class"], *(number_text(row[k]) for k in ("precision", "recall", "f1")), str(row["support"]))
         out.print(table)
         _print_matrix(report, out)
     if "threshold" in report:
@@ -58,8 +61,9 @@ def evaluate(
 
 
 def _print_matrix(report, out):
-    from rich.markup import escape
     from rich.table import Table
+
+    from ._tables import add_row, text
 
     classes, matrix = report["classes"], report["confusion_matrix"]
     if len(classes) > MAX_MATRIX:
@@ -69,7 +73,7 @@ def _print_matrix(report, out):
     table = Table()
     table.add_column("")
     for name in classes:
-        table.add_column(escape(str(name)), justify="right")
+        table.add_column(text(name), justify="right")
     for name, row in zip(classes, matrix):
-        table.add_row(escape(str(name)), *(str(v) for v in row))
+        add_row(table, name, *(str(v) for v in row))
     out.print(table)

@@ -4,70 +4,82 @@ from typing import Annotated, Optional
 import typer
 
 from ._tables import number_text
-from ._app import command, overrides
+from ._app import check_run_dir, command, overrides
 
 
 @command()
 def fit(
-    config: Annotated[Optional[Path], typer.Argument(help="YAML experiment config.", show_default=False)] = None,
+    config: Annotated[Optional[Path], typer.Argument(metavar="CONFIG", help="YAML experiment config.", show_default=False)] = None,
     set_: Annotated[
         Optional[list[str]],
-        typer.Option("--set", help="Override a config value by dotted path, e.g. optimizer.lr=0.01 (repeatable)."),
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a config value by dotted path, e.g. optimizer.lr=0.01 (repeatable)."),
     ] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Override the config's seed.")] = None,
+    seed: Annotated[Optional[int], typer.Option(metavar="N", help="Override the config's seed.")] = None,
     run_dir: Annotated[
-        Optional[Path], typer.Option("--run-dir", help="Write the run exactly here (must not exist yet).")
+        Optional[Path], typer.Option("--run-dir", metavar="DIR", help="Write the run exactly here (must not exist yet).")
     ] = None,
-    runs_root: Annotated[Path, typer.Option("--runs", help="Where new run directories go.")] = Path("runs"),
+    runs_root: Annotated[Path, typer.Option("--runs", metavar="DIR", help="Where new run directories go.")] = Path("runs"),
     resume: Annotated[
-        Optional[Path], typer.Option("--resume", help="Continue this interrupted run in its own directory.")
+        Optional[Path], typer.Option("--resume", metavar="RUN", help="Continue this interrupted run in its own directory.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Write no curves.png or decision_boundary.png.")] = False,
+    tensorboard: Annotated[
+        bool, typer.Option("--tensorboard", help="Also write TensorBoard event files into the run (sets training.tensorboard).")
+    ] = False,
 ):
     """Train the network a YAML config describes and write a run directory.
 
-    Ctrl-C (or SIGTERM) finishes the current step, saves a checkpoint and exits; --resume RUN_DIR
-    continues to the very weights the run would have reached uninterrupted.
+    Ctrl-C (or SIGTERM) finishes the current step, saves a checkpoint and exits; --resume RUN continues
+    to the very weights the run would have reached uninterrupted.
     """
     if resume is not None:
-        epochs, start = _resume(resume, config, set_, seed, run_dir, not no_plots)
+        epochs, monitor, start = _resume(resume, config, set_, seed, run_dir, not no_plots, tensorboard)
     else:
-        epochs, start = _fit(config, overrides(set_, seed), run_dir, runs_root, not no_plots)
-    if quiet:
-        result = start(None)
-    else:
-        with _progress(epochs) as on_epoch:
-            result = start(on_epoch)
+        items = overrides(set_, seed) + ([("training.tensorboard=true", "--tensorboard")] if tensorboard else [])
+        epochs, monitor, start = _fit(config, items, run_dir, runs_root, not no_plots)
+    with _EpochProgress(epochs, monitor, quiet) as progress:
+        result = start(progress)
     _report(result)
 
 
-def _resume(run_dir, config, set_, seed, new_run_dir, plots):
-    """(epochs, start) of ``--resume RUN_DIR``; ``start(on_epoch)`` trains and returns the FitResult."""
+def _resume(run_dir, config, set_, seed, new_run_dir, plots, tensorboard):
+    """(epochs, monitor, start) of ``--resume RUN``; ``start(progress)`` trains and returns the FitResult."""
     from nntrain.errors import UsageError
     from nntrain.runs.store import load_run_config
     from nntrain.training.fit import check_begun, resume
 
     if config is not None or set_ or seed is not None or new_run_dir is not None:
         raise UsageError("--resume continues a run with its own config; give no CONFIG, --set, --seed or --run-dir")
+    if tensorboard:
+        raise UsageError("--resume continues a run with its own config; its training.tensorboard says whether it logs to TensorBoard")
+    check_run_dir(run_dir, "--resume", "nntrain fit {path} trains it")
     check_begun(run_dir)
-    epochs = load_run_config(run_dir).training.epochs
+    cfg = load_run_config(run_dir)
     _announce(run_dir)
-    return epochs, lambda on_epoch: resume(run_dir, on_epoch=on_epoch, plots=plots)
+    return cfg.training.epochs, _monitor(cfg), lambda progress: resume(
+        run_dir, on_epoch=progress.on_epoch, on_step=progress.on_step, plots=plots
+    )
 
 
 def _fit(config, items, run_dir, runs_root, plots):
-    """(epochs, start) of a new run of the CONFIG file with its overrides (``items``)."""
+    """(epochs, monitor, start) of a new run of the CONFIG file with its overrides (``items``)."""
     from nntrain.config import load_config
     from nntrain.errors import UsageError
     from nntrain.training.fit import fit
 
     if config is None:
-        raise UsageError("give a CONFIG file to train, or --resume RUN_DIR")
+        raise UsageError("give a CONFIG file to train, or --resume RUN")
     cfg = load_config(config, items)
-    return cfg.training.epochs, lambda on_epoch: fit(
-        cfg, run_dir=run_dir, runs_root=runs_root, on_start=_announce, on_epoch=on_epoch, plots=plots
+    return cfg.training.epochs, _monitor(cfg), lambda progress: fit(
+        cfg, run_dir=run_dir, runs_root=runs_root, on_start=_announce, on_epoch=progress.on_epoch, on_step=progress.on_step, plots=plots
     )
+
+
+def _monitor(cfg):
+    """The metric early stopping watches, or None (then the progress line leads with val_loss or loss)."""
+    stopping = cfg.training.early_stopping
+    return stopping.monitor if stopping is not None else None
 
 
 def _report(result):
@@ -93,32 +105,30 @@ def _announce(run_dir):
     typer.echo(f"run: {run_dir}")
 
 
-class _progress:
-    """A rich progress bar on stderr showing the epoch and the latest loss."""
+class _EpochProgress:
+    """The epochs on stderr (see ``_progress``): from the first step on, with the metrics of the last
+    epoch, the monitored one first. ``on_epoch`` and ``on_step`` are what fit and resume call."""
 
-    def __init__(self, epochs):
-        self.epochs = epochs
-        self.task = None
+    def __init__(self, epochs, monitor, quiet):
+        from ._progress import Progress
+
+        self.progress = Progress("epoch", epochs, quiet=quiet)
+        self.monitor = monitor
+        self.on_step = None if quiet else self._step
+        self.on_epoch = None if quiet else self._epoch
 
     def __enter__(self):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            TextColumn("epoch"),
-            MofNCompleteColumn(),
-            BarColumn(),
-            TextColumn("{task.fields[logs]}"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-        )
         self.progress.__enter__()
-        self.task = self.progress.add_task("fit", total=self.epochs, logs="")
-        return self.update
+        return self
 
-    def update(self, epoch, logs):
-        shown = "  ".join(f"{k} {number_text(v)}" for k, v in logs.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy"))
-        self.progress.update(self.task, completed=epoch, logs=shown)
+    def _step(self, epoch, step):
+        if self.progress.started is None:
+            self.progress.begin(epoch - 1)
+
+    def _epoch(self, epoch, logs):
+        from ._progress import metric_items
+
+        self.progress.update(epoch, metric_items(logs, self.monitor))
 
     def __exit__(self, *exc):
         return self.progress.__exit__(*exc)

@@ -8,24 +8,26 @@ from ._app import command, console, overrides, print_json
 
 @command()
 def gradcheck(
-    config: Annotated[Path, typer.Argument(help="YAML experiment config.", show_default=False)],
+    config: Annotated[
+        Path, typer.Argument(metavar="CONFIG_OR_RUN", help="A YAML config, or a run directory (its config).", show_default=False)
+    ],
     set_: Annotated[
         Optional[list[str]],
-        typer.Option("--set", help="Override a config value by dotted path, e.g. model.layers.0.units=3 (repeatable)."),
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a config value by dotted path, e.g. model.layers.0.units=3 (repeatable)."),
     ] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Override the config's seed (data, weights, dropout).")] = None,
+    seed: Annotated[Optional[int], typer.Option(metavar="N", help="Override the config's seed (data, weights, dropout).")] = None,
     rows: Annotated[
-        Optional[int], typer.Option(min=1, help="Examples in the batch; default: the config's data.batch_size.")
+        Optional[int], typer.Option(min=1, metavar="N", help="Examples in the batch; default: the config's data.batch_size.")
     ] = None,
     max_entries: Annotated[
-        int, typer.Option("--max-entries", min=0, help="Check at most this many entries per tensor, at random; 0 = all.")
+        int, typer.Option("--max-entries", min=0, metavar="N", help="Check at most this many entries per tensor, at random; 0 = all.")
     ] = 1000,
-    tolerance: Annotated[float, typer.Option("--tol", min=0.0, help="Largest relative error that passes.")] = 1e-5,
+    tolerance: Annotated[float, typer.Option("--tol", min=0.0, metavar="X", help="Largest relative error that passes.")] = 1e-5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
 ):
     """Compare the network's backpropagated gradients with finite differences, in float64.
 
-    Every parameter tensor of the configured network at its initial weights, on one batch of the
+    Every parameter tensor of the configured network (a run's: its config) at its initial weights, on one batch of the
     config's data: batch norm and L1/L2 penalties included, dropout masks held fixed. Prints the
     relative error ||analytic - numeric|| / (||analytic|| + ||numeric||) per tensor; exits with 1 if
     any is above --tol. Entries within 1e-6 of a ReLU or L1 kink, where no finite difference is right,
@@ -34,7 +36,9 @@ def gradcheck(
     from nntrain.config import load_config
     from nntrain.training.gradcheck import check_config
 
-    cfg = load_config(config, overrides(set_, seed))
+    from nntrain.runs.store import CONFIG, is_run_dir
+
+    cfg = load_config(config / CONFIG if is_run_dir(config) else config, overrides(set_, seed))
     result = check_config(cfg, rows=rows, max_entries=max_entries or None)
     if as_json:
         tensors = [c.to_json() for c in result.tensors]

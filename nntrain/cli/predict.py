@@ -10,23 +10,23 @@ from ._app import command, console, print_json
 @command()
 def predict(
     source: Annotated[
-        Path, typer.Argument(help="A run directory, or a config whose layers all have hand-set weights.", show_default=False)
+        Path, typer.Argument(metavar="SOURCE", help="A run directory, or a config whose layers all have hand-set weights.", show_default=False)
     ],
     table: Annotated[
         Optional[Path],
-        typer.Argument(help="A CSV of raw inputs with the run's feature columns (by name).", show_default=False),
+        typer.Argument(metavar="CSV", help="A CSV of raw inputs with the run's feature columns (by name).", show_default=False),
     ] = None,
     inputs: Annotated[
         Optional[list[str]],
-        typer.Option("--input", "-i", help="One input row, comma-separated, e.g. 0,1 (repeatable).", show_default=False),
+        typer.Option("--input", "-i", metavar="VALUES", help="One input row, comma-separated, e.g. 0,1 (repeatable).", show_default=False),
     ] = None,
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", help="With a CSV: write the predictions here (default: stdout).")
+        Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="With a CSV: write the predictions here (default: stdout).")
     ] = None,
     proba: Annotated[bool, typer.Option("--proba", help="With a CSV: add each class's probability.")] = False,
     threshold: Annotated[
         Optional[float],
-        typer.Option(help="A binary classifier says its second class where p > T (default 0.5; nntrain eval suggests one).", show_default=False),
+        typer.Option(metavar="T", help="A binary classifier says its second class where p > T (default 0.5; nntrain eval suggests one).", show_default=False),
     ] = None,
     trace: Annotated[bool, typer.Option("--trace", help="Show every layer's activation.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON: one record per input row.")] = False,
@@ -57,6 +57,9 @@ def _check_options(table, inputs, output, proba, trace):
         raise UsageError("--trace works with --input rows, not with a CSV file")
     if table is None and (output is not None or proba):
         raise UsageError(f"{'--output' if output is not None else '--proba'} works with a CSV file of inputs, not with --input")
+    for row in inputs or ():
+        if "," not in row and len(row.split()) > 1:
+            raise UsageError(f"--input {row!r}: separate the values with commas, e.g. -i {','.join(row.split())}")
 
 
 def _predict_rows(source, inputs, trace, as_json, threshold):

@@ -12,6 +12,7 @@ def summary(
         Path, typer.Argument(metavar="CONFIG_OR_RUN", help="A YAML config or a run directory.", show_default=False)
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (total_params, and every layer).")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="Show long names and values whole (the table may be wider than the terminal).")] = False,
 ):
     """The network's layers: type, output shape, activation and parameter counts, with totals."""
     from nntrain.runs.summary import model_summary
@@ -20,7 +21,7 @@ def summary(
     if as_json:
         print_json(result)
         return
-    from ._tables import add_columns, plain_table
+    from ._tables import add_columns, add_row, plain_table
 
     from nntrain.runs.summary import size_text
 
@@ -37,7 +38,8 @@ def summary(
         bn = "—"
         if layer["batchnorm_trainable"]:
             bn = f"{layer['batchnorm_trainable']:,}\n(+{layer['batchnorm_non_trainable']:,})"
-        table.add_row(
+        add_row(
+            table,
             f"{layer['index']} {kind}",
             f"(None, {layer['output_shape'][1]})",
             layer["activation"],
@@ -46,7 +48,7 @@ def summary(
             bn,
             f"{layer['params']:,}",
         )
-    out = console()
+    out = console(wide)
     out.print(table)
     size = size_text(result["size_bytes"])
     out.print(f"Total params: {result['total_params']:,} ({size})", highlight=False)
@@ -54,3 +56,4 @@ def summary(
     out.print(f"Non-trainable params: {result['non_trainable_params']:,}", highlight=False)
     if "inputs_from" in result:
         out.print(f"Inputs: {result['inputs_from']}", highlight=False, markup=False)
+

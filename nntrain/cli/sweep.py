@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 import typer
 
 from ._app import command, console
-from ._runs import EveryRun, NoPlots, Quiet, Scheduler, Workers, backend_text, no_config, refuse_with_resume, run_with_progress, todo_text
+from ._runs import EveryRun, NoPlots, Wide, Quiet, Scheduler, Workers, backend_text, no_config, refuse_with_resume, run_with_progress, todo_text
 from ._tables import plural
 
 
@@ -16,25 +16,27 @@ def sweep(
         Optional[list[str]],
         typer.Option(
             "--grid",
+            metavar="KEY=V1,V2",
             help="A config path and its values, e.g. optimizer.lr=0.1,0.01 (repeatable; runs every combination).",
             show_default=False,
         ),
     ] = None,
     seeds: Annotated[
-        Optional[int], typer.Option(help="Run every variant with seeds 0..N-1.", show_default=False)
+        Optional[int], typer.Option(metavar="N", help="Run every variant with seeds 0..N-1.", show_default=False)
     ] = None,
     set_: EveryRun = None,
     sweep_dir: Annotated[
-        Optional[Path], typer.Option("--sweep-dir", help="Write the sweep exactly here (must not exist yet).")
+        Optional[Path], typer.Option("--sweep-dir", metavar="DIR", help="Write the sweep exactly here (must not exist yet).")
     ] = None,
-    runs_root: Annotated[Path, typer.Option("--runs", help="Where new sweep directories go.")] = Path("runs"),
+    runs_root: Annotated[Path, typer.Option("--runs", metavar="DIR", help="Where new sweep directories go.")] = Path("runs"),
     resume: Annotated[
-        Optional[Path], typer.Option("--resume", help="Go on with this stopped sweep: resume its interrupted runs, start the others.", show_default=False)
+        Optional[Path], typer.Option("--resume", metavar="DIR", help="Go on with this stopped sweep: resume its interrupted runs, start the others.", show_default=False)
     ] = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
     quiet: Quiet = False,
     no_plots: NoPlots = False,
+    wide: Wide = False,
 ):
     """Run every combination of grid values (and seeds) as its own run, in parallel, then compare them.
 
@@ -66,13 +68,13 @@ def sweep(
         run,
         quiet=quiet,
         header=lambda path, n, backend, todo: typer.echo(f"sweep: {path} ({plural(n, 'run')} on {backend_text(backend)}){todo_text(todo)}"),
-        report=_report,
+        report=lambda result: _report(result, wide),
         interrupted=SweepInterrupted,
         folder=lambda result: result.sweep_dir,
     )
 
 
-def _report(result):
+def _report(result, wide=False):
     """The compare table of the runs that ran, then a line per run that did not complete; True if all did."""
     from nntrain.runs.compare import compare
 
@@ -84,7 +86,7 @@ def _report(result):
     ran = [result.sweep_dir / r["dir"] for r in result.runs if r["status"] in ("completed", "diverged", "interrupted")]
     if ran:
         try:
-            render(compare(ran), console())
+            render(compare(ran), console(wide))
         except NNTrainError as e:  # e.g. no run got through an epoch: the lines below say why
             typer.echo(f"warning: no comparison: {e}", err=True)
     for r in result.runs:

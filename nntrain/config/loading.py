@@ -48,7 +48,7 @@ def parse_config(text, path="<config>", overrides=()):
     try:
         raw = yaml.load(text, Loader=LOADER)
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}{yaml_error(e)}") from None
+        raise ConfigError(f"{path}{yaml_error(e, text)}") from None
     except RecursionError:
         raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
     if not isinstance(raw, dict):
@@ -66,12 +66,21 @@ def parse_config(text, path="<config>", overrides=()):
     return config
 
 
-def yaml_error(e):
-    """", line L, column C: invalid YAML: <problem>" for a YAML error, on one line."""
+def yaml_error(e, text=None):
+    """", line L, column C: invalid YAML: <problem>" for a YAML error, on one line; a tab where YAML
+    wants none (libyaml: "found character that cannot start any token") is called a tab (``text``: the
+    YAML, to see the character)."""
     mark = getattr(e, "problem_mark", None)
     where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
     problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    if mark and text is not None and _char_at(text, mark.line, mark.column) == "\t" or "'\\t'" in problem:
+        problem = "a tab; YAML indents with spaces, never tabs (replace the tab with spaces)"
     return f"{where}: invalid YAML: {problem}"
+
+
+def _char_at(text, line, column):
+    lines = text.splitlines()
+    return lines[line][column : column + 1] if line < len(lines) else ""
 
 
 class ConfigSource:
@@ -81,7 +90,7 @@ class ConfigSource:
         self.path = path
         self.text = text
         self.raw = raw
-        self.overridden = {}  # path tuple -> the --set argument that set it
+        self.overridden = {}  # path tuple -> the --set argument that set it, or made it (a new key)
 
     def override(self, item, label=None):
         """Set ``KEY=VALUE`` (dotted path, YAML value) in the raw config; ``label`` names it in errors."""
@@ -98,6 +107,8 @@ class ConfigSource:
         target, loc = self.raw, []
         for i in range(len(parts)):
             loc.append(_key_in(target, parts, i, label))
+            if isinstance(target, dict) and loc[-1] not in target:  # a key the file lacks: the override's
+                self.overridden.setdefault(tuple(loc), label)
             if i < len(parts) - 1:
                 target = _section(target, loc[-1])
         target[loc[-1]] = parsed
@@ -117,6 +128,8 @@ class ConfigSource:
         elif kind == "inconsistent":
             loc = loc + tuple(first["ctx"]["loc"])  # the section's path + the field within it
             message = first["msg"]
+        elif kind in ("union_tag_invalid", "union_tag_not_found"):
+            loc, message = _tag_problem(loc, first)
         elif kind in ("model_type", "model_attributes_type", "dict_type", "list_type"):
             message = f"{first['msg']}; got {_kind(first['input'])}"
         else:
@@ -137,6 +150,21 @@ class ConfigSource:
         where = f", line {line}" if line else ""
         field = f"{dotted(loc)}: " if loc else ""
         return ConfigError(f"{self.path}{where}: {field}{message}")
+
+
+def _tag_problem(loc, error):
+    """(location, message) of a section whose ``name`` (or ``type``) is not one of its union's:
+    ``optimizer.name: 'SGD' is not one of sgd, adam, ... (names are lower case)``."""
+    key = error["ctx"]["discriminator"].strip("'")
+    expected = [t.strip().strip("'") for t in error["ctx"].get("expected_tags", "").split(",") if t.strip()]
+    if not expected:
+        _, annotation = _walk(error["loc"])
+        expected = [_tag(m) for m in _union_members(annotation) or ()]
+    if error["type"] == "union_tag_not_found":
+        return (*loc, key), f"required key is missing; one of {', '.join(expected)}"
+    tag = error["ctx"]["tag"]
+    hint = f" ({key}s are lower case)" if tag.lower() in expected else ""
+    return (*loc, key), f"{_short(tag)} is not one of {', '.join(expected)}{hint}"
 
 
 def split_assignment(item, option, form, example):

@@ -173,10 +173,26 @@ _MISSING = object()
 
 
 def differences(configs):
-    """The dotted paths whose values are not the same in all of ``configs`` (a key some lack counts)."""
+    """The dotted paths whose values are not the same in all of ``configs`` (a key some lack counts),
+    each at the level where it was set: a layer's value that every config inherits from its section
+    (``model.layers.0.l2`` equal to ``model.l2`` in each) is left out, the section's key says it."""
     flat = [flatten(c) for c in configs]
     keys = list(dict.fromkeys(k for f in flat for k in f))
-    return [k for k in keys if len({_hashable(f.get(k, _MISSING)) for f in flat}) > 1]
+    differing = [k for k in keys if len({_hashable(f.get(k, _MISSING)) for f in flat}) > 1]
+    return [k for k in differing if not _inherited(k, flat, differing)]
+
+
+def _inherited(key, flat, differing):
+    """Whether ``key`` (``model.layers.0.l2``) holds, in every config of ``flat``, the value of the same
+    key of the section that holds its list (``model.l2``), itself one of the ``differing`` keys."""
+    parts = key.split(".")
+    for i in range(len(parts) - 2, 0, -1):
+        if parts[i].isdigit():
+            outer = ".".join(parts[: i - 1] + parts[-1:])
+            return outer in differing and all(
+                _hashable(f.get(key, _MISSING)) == _hashable(f.get(outer, _MISSING)) for f in flat
+            )
+    return False
 
 
 def _hashable(value):

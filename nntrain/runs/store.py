@@ -116,7 +116,8 @@ def write_bytes(path, data):
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise RunError(f"{path}: cannot write: {e.strerror or e}; the previous version is kept") from None
+        kept = "; the previous version is kept" if path.is_file() else ""
+        raise RunError(f"{path}: cannot write: {e.strerror or e}{kept}") from None
 
 
 def check_output(path, force=False):
