@@ -363,3 +363,11 @@ def test_help_does_not_import_onnx():
     code = "import sys; from nntrain.cli import app; import nntrain.cli.export; print('onnx' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_config_given_as_the_run_says_what_to_do(tmp_path):
+    xor = Path(__file__).parent.parent / "configs" / "xor.yaml"
+    result = run_cli("export", xor)
+    assert (result.exit_code, result.stderr) == (
+        2, f"error: RUN {xor}: a config file, not a run directory; train it first (nntrain fit {xor}), then export the run directory\n"
+    )

@@ -48,6 +48,9 @@ def test_targets_follow_the_loss():
         (2, "binary_crossentropy", [0, 1], None, "model.layers.0.units: the data has 1 binary targets per row but the output layer has 2 units; set its units to 1"),
         (1, "binary_crossentropy", [0, 2], None, "binary_crossentropy needs targets between 0 and 1 (two classes: labels 0 and 1)"),
         (3, "mse", [[1.0, 2.0]], None, "model.layers.0.units: the data has 2 target columns but the output layer has 3 units; set its units to 2"),
+        # Whole numbers up to 296 (a count, a score): more likely a number to predict than 297 classes.
+        (3, "categorical_crossentropy", [0, 151, 296], None, "model.layers.0.units: the data has 297 classes but the output layer has 3 units; "
+         "if the target is a number to predict, use a regression loss (loss: mse, a linear output of 1 unit); if it holds 297 classes, set its units to 297"),
     ],
 )
 def test_output_units_must_fit_the_targets(units, loss, y, n_classes, message):

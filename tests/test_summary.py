@@ -113,3 +113,17 @@ def test_summary_errors(tmp_path):
     damaged = run("summary", run_dir)
     assert damaged.exit_code == 2
     assert damaged.stderr.startswith(f"error: {run_dir / 'weights.npz'}: damaged weights file")
+
+
+def test_summary_set_changes_the_config_not_a_run(tmp_path):
+    from conftest import run_cli
+
+    xor = Path(__file__).parent.parent / "configs" / "xor.yaml"
+    wider = run_cli("summary", xor, "--set", "model.layers.0.units=8", "--json")
+    assert wider.exit_code == 0 and json.loads(wider.stdout)["layers"][0]["output_shape"] == [None, 8]
+    typo = run_cli("summary", xor, "--set", "model.layers.0.unitz=8")
+    assert typo.exit_code == 2 and "--set model.layers.0.unitz=8" in typo.stderr
+    run = run_cli("fit", xor, "-q", "--no-plots", "--set", "training.epochs=2", "--run-dir", tmp_path / "r")
+    assert run.exit_code == 0
+    refused = run_cli("summary", tmp_path / "r", "--set", "model.layers.0.units=8")
+    assert (refused.exit_code, refused.stderr) == (2, f"error: --set changes a config; {tmp_path / 'r'} is a run, summarised as it was trained\n")

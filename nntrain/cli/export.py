@@ -3,7 +3,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._app import command
+from ._app import check_run_dir, command
 
 # --format -> the module of nntrain.export that writes it; each has
 # ``export(runs, output=None, *, force=False, tracking_uri=None, experiment=None) -> list of lines to print``.
@@ -34,6 +34,8 @@ def export(
 
     if format_ not in FORMATS:
         raise UsageError(f"--format {format_}: expected one of {', '.join(FORMATS)}")
+    for run in runs:
+        check_run_dir(run, "RUN", "train it first (nntrain fit {path}), then export the run directory")
     module = importlib.import_module(f"nntrain.export.{FORMATS[format_]}")
     for line in module.export(runs, output, force=force, tracking_uri=tracking_uri, experiment=experiment):
         typer.echo(line)

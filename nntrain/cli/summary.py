@@ -1,5 +1,5 @@
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -11,13 +11,17 @@ def summary(
     source: Annotated[
         Path, typer.Argument(metavar="CONFIG_OR_RUN", help="A YAML config or a run directory.", show_default=False)
     ],
+    set_: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a config value by dotted path, e.g. model.layers.0.units=8 (repeatable).", show_default=False),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (total_params, and every layer).")] = False,
     wide: Annotated[bool, typer.Option("--wide", help="Show long names and values whole (the table may be wider than the terminal).")] = False,
 ):
     """The network's layers: type, output shape, activation and parameter counts, with totals."""
     from nntrain.runs.summary import model_summary
 
-    result = model_summary(source)
+    result = model_summary(source, set_ or ())
     if as_json:
         print_json(result)
         return

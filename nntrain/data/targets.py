@@ -10,6 +10,8 @@ import numpy as np
 from ..errors import DataError
 from ..nn.losses import BINARY, LABELS, VALUES, loss_class
 
+MANY_CLASSES = 50  # more classes than this in a target: say it may be a number to predict
+
 
 def class_count(table, parts, config):
     """Number of classes for a loss that takes class labels: from the names, else the largest label + 1.
@@ -85,7 +87,10 @@ def _labels(y, config, n_classes, where, units_loc):
         raise DataError(f"{where}{config.loss.name} needs class labels 0, 1, ..., K-1 as targets")
     n = n_classes if n_classes is not None else int(labels.max()) + 1
     if n != units:
-        raise config.error(units_loc, f"the data has {n} classes but the output layer has {units} units; set its units to {n}")
+        fix = f"set its units to {n}"
+        if n > MANY_CLASSES:  # rather a number to predict than so many classes
+            fix = f"if the target is a number to predict, use a regression loss (loss: mse, a linear output of 1 unit); if it holds {n} classes, {fix}"
+        raise config.error(units_loc, f"the data has {n} classes but the output layer has {units} units; {fix}")
     return labels
 
 

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UsageError
 from ..data.columns import inputs_of
 
 
-def model_summary(source):
-    """The layer table of a run directory or a YAML config, as a JSON-able dict.
+def model_summary(source, overrides=()):
+    """The layer table of a run directory or a YAML config (with ``overrides``: ``KEY=VALUE``
+    strings, as ``--set`` gives them; a run is summarised as it is), as a JSON-able dict.
 
     Keys: ``source``, ``name`` (the config's), ``inputs`` (features), ``dtype``, ``layers`` (one
     record per config layer: ``index``, ``type`` ("dense", "dense + batchnorm", "residual +
@@ -28,7 +29,7 @@ def model_summary(source):
     A config that does not say its input width (``model.inputs``, a dense first layer's hand-set
     weights, a residual first layer's units) takes it from its data, as does a table's.
     """
-    config, model, meta = _load(source)
+    config, model, meta = _load(source, overrides)
     trainable, fixed = model.count_params()
     return {
         "source": str(source),
@@ -43,7 +44,7 @@ def model_summary(source):
     }
 
 
-def _load(source):
+def _load(source, overrides=()):
     """(config, model, data.json's record): a run's trained network, or a config's network as initialised."""
     from ..config import TABLE_SOURCES, load_config
     from ..nn.model import build_model, input_width
@@ -51,10 +52,12 @@ def _load(source):
 
     path = Path(source)
     if path.is_dir():
+        if overrides:
+            raise UsageError(f"--set changes a config; {source} is a run, summarised as it was trained")
         return (*load_model(path), read_data_meta(path))
     if not path.exists():
         raise ConfigError(f"{source}: no such run directory or config file")
-    config = load_config(path)
+    config = load_config(path, overrides)
     rng = np.random.default_rng(config.seed)
     inputs, meta = input_width(config), {}
     if inputs is None or config.data.source in TABLE_SOURCES:
