@@ -23,16 +23,16 @@ Wide = Annotated[bool, typer.Option("--wide", help="Show long names and values w
 NoPlots = Annotated[bool, typer.Option("--no-plots", help="The runs write no curves.png or decision_boundary.png.")]
 
 
-def run_with_progress(run, *, quiet, header, report, interrupted, folder):
+def run_with_progress(run, *, quiet, header, report, interrupted, folder, maximize=None):
     """``run(on_start=, on_result=)`` -- ``run_sweep``, ``run_cv`` or their resumes with their other
     arguments bound -- under a progress bar. ``header(path, n, backend, todo)`` prints the first line
     once the directory exists (``todo_text(todo)``: what a resume does with the runs); ``report(result)`` prints what
     ran and says whether every run completed (else exit 1); on Ctrl-C (the exception
     ``interrupted``, holding the ``result`` so far) it reports what finished and exits 130, naming
-    ``folder(result)``."""
+    ``folder(result)``. ``maximize``: a search's direction, for the best trial so far on the line."""
     from nntrain.errors import Failed, Interrupted
 
-    progress = RunsProgress(quiet)
+    progress = RunsProgress(quiet, maximize)
 
     def on_start(path, n, backend, todo):
         header(path, n, backend, todo)
@@ -106,12 +106,14 @@ def backend_text(backend):
 
 
 class RunsProgress:
-    """The finished runs (and failures) on stderr (see ``_progress``), from when the runs start."""
+    """The finished runs on stderr (see ``_progress``), from when the runs start: how many, the best
+    trial so far of a search (``maximize``: its direction), how many were pruned and failed."""
 
-    def __init__(self, quiet):
-        self.quiet = quiet
+    def __init__(self, quiet, maximize=None):
+        self.quiet, self.maximize = quiet, maximize
         self.progress = None
-        self.failed = 0
+        self.failed = self.pruned = 0
+        self.best = None  # (objective, run directory name)
 
     def __enter__(self):
         return self
@@ -123,9 +125,18 @@ class RunsProgress:
         self.progress.begin()
 
     def advance(self, entry):
+        from ._tables import number_text
+
         self.failed += entry["status"] in ("failed", "diverged")
+        self.pruned += entry["status"] == "pruned"
+        value = entry.get("objective")
+        if value is not None and self.maximize is not None:
+            if self.best is None or (value > self.best[0] if self.maximize else value < self.best[0]):
+                self.best = (value, entry["dir"])
+        items = [f"best {number_text(self.best[0])} {self.best[1]}"] if self.best else []
+        items += [f"{n} {what}" for n, what in ((self.pruned, "pruned"), (self.failed, "failed")) if n]
         if self.progress is not None:
-            self.progress.update(self.progress.done + 1, [f"{self.failed} failed"] if self.failed else [])
+            self.progress.update(self.progress.done + 1, items)
 
     def __exit__(self, *exc):
         if self.progress is not None:

@@ -17,6 +17,7 @@ from ..nn.model import MAX_UNITS
 from .layers import LayerSpec
 from .losses import LossConfig
 from .metrics import MetricConfig
+from .search import Dimension, SearchConfig
 from .section import Section, bare_string_allowed, dotted, inconsistent
 
 # libyaml's safe loader and dumper where PyYAML has them: the same documents, several times faster
@@ -284,10 +285,24 @@ class TrainingConfig(Section):
 
 
 class SweepConfig(Section):
-    """A grid of variants for ``nntrain sweep``: dotted config paths and the values each takes."""
+    """What ``nntrain sweep`` runs: a grid of variants (dotted config paths and the values each takes),
+    or a search over a space of them."""
 
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="e.g. {optimizer.lr: [0.1, 0.01]}")
     seeds: int | None = Field(None, gt=0, le=10_000, description="run every variant with seeds 0..seeds-1")
+    search: SearchConfig | None = Field(None, description="search the space instead of running the grid (default with a space: tpe)")
+    space: dict[str, Dimension] = Field(default_factory=dict, description="e.g. {optimizer.lr: {loguniform: [1.0e-4, 1.0e-1]}}")
+
+    @model_validator(mode="after")
+    def _grid_or_space(self):
+        if self.space and self.search is None:
+            object.__setattr__(self, "search", SearchConfig())
+        searching = self.search is not None and self.search.method != "grid"
+        if searching and self.grid:
+            raise inconsistent(("grid",), f"a {self.search.method} search draws from space; give the keys there, not in grid")
+        if self.search is not None and self.search.method == "grid" and self.space:
+            raise inconsistent(("space",), "method grid runs sweep.grid; a space is for method tpe or random")
+        return self
 
 
 class ExperimentConfig(Section):

@@ -10,6 +10,7 @@ about as long as a whole 500-epoch XOR run takes to train).
 """
 
 import contextlib
+import math
 import signal
 import tempfile
 import traceback
@@ -27,7 +28,7 @@ from ..training.fit import Interrupted, fit, resume as resume_run
 ExperimentConfig.model_rebuild()  # the validator, built now (see the module's docstring)
 
 
-def execute(config, plots=False, should_stop=None, run_dir=None, resume=False, files=None):
+def execute(config, plots=False, should_stop=None, run_dir=None, resume=False, files=None, trial=None):
     """Run one resolved config; returns its status, error, summary and files.
 
     With ``run_dir`` (a local worker, which shares the driver's disk) the run is written there, exactly
@@ -36,6 +37,7 @@ def execute(config, plots=False, should_stop=None, run_dir=None, resume=False, f
     the driver to write; nothing is left on the worker. ``resume``: go on with the stopped run in
     ``run_dir``, as ``nntrain fit --resume`` does; a Dask worker gets the run's ``files`` instead
     (they are its run to resume). ``should_stop()`` is asked after every step (main thread only).
+    ``trial``: a search's pruning (``pruning``), asked after every epoch.
     """
     on_step = None
     if should_stop is not None:
@@ -58,11 +60,12 @@ def execute(config, plots=False, should_stop=None, run_dir=None, resume=False, f
                 _write_files(run_dir, files)
                 resume = True
         try:
+            on_epoch = pruning(trial) if trial is not None else None
             if resume:
-                resume_run(run_dir, on_step=on_step, plots=plots)
+                resume_run(run_dir, on_epoch=on_epoch, on_step=on_step, plots=plots)
             else:
                 # Validated without a file name: an error names the field, not a line of a text the user never saw.
-                fit(ExperimentConfig.model_validate(config), run_dir=run_dir, on_step=on_step, plots=plots)
+                fit(ExperimentConfig.model_validate(config), run_dir=run_dir, on_epoch=on_epoch, on_step=on_step, plots=plots)
         except (Interrupted, KeyboardInterrupt):
             pass  # the summary says "interrupted"
         except NNTrainError as e:
@@ -80,6 +83,32 @@ def execute(config, plots=False, should_stop=None, run_dir=None, resume=False, f
         except RunError:  # fit stopped before it wrote one: a config error, say
             pass
     return outcome
+
+
+def pruning(trial):
+    """``on_epoch`` of a search's trial with pruning: Optuna's MedianPruner, in a study of this worker's
+    own that holds the curves of the trials finished before this one's batch (``trial["history"]``:
+    [{epoch: value}]), judges the trial's metric after every epoch -- so the verdict depends on nothing
+    that is still running, and the run ends "pruned" at the end of the epoch it falls behind in."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction=trial["direction"], pruner=optuna.pruners.MedianPruner())
+    for curve in trial["history"]:
+        if curve:
+            last = curve[max(curve)]
+            study.add_trial(optuna.trial.create_trial(value=last, intermediate_values=curve, params={}, distributions={}))
+    judged = study.ask()
+    metric = trial["metric"]
+
+    def on_epoch(epoch, logs):
+        value = logs.get(metric)
+        if value is None or not math.isfinite(value):
+            return None
+        judged.report(value, epoch)
+        return "pruned" if judged.should_prune() else None
+
+    return on_epoch
 
 
 def _write_files(run_dir, files):
@@ -105,9 +134,9 @@ def init_local_worker(stop):
     warnings.filterwarnings("ignore", category=NNTrainWarning)
 
 
-def execute_local(config, plots, run_dir, resume=False):
-    """A run in the local pool, written to ``run_dir`` (``resume``: the stopped run there goes on):
-    "cancelled" if the driver asked to stop before it started."""
+def execute_local(config, plots, run_dir, resume=False, trial=None):
+    """A run in the local pool, written to ``run_dir`` (``resume``: the stopped run there goes on;
+    ``trial``: a search's pruning): "cancelled" if the driver asked to stop before it started."""
     if _STOP.value:
         return {"status": "cancelled", "files": {}}
-    return execute(config, plots, should_stop=lambda: _STOP.value, run_dir=run_dir, resume=resume)
+    return execute(config, plots, should_stop=lambda: _STOP.value, run_dir=run_dir, resume=resume, trial=trial)

@@ -31,7 +31,7 @@ from ..config import FILE_SOURCES
 from ..errors import NNTrainWarning, UsageError
 from ..runs import store as runs
 from .pools import DaskCluster, LocalPool, default_workers
-from .record import SweepRecord, SweepResult, reopen, write_plan
+from .record import SweepRecord, SweepResult, reopen, saved_kind, write_plan
 
 __all__ = ["SweepInterrupted", "SweepResult", "resume_sweep", "run_sweep"]
 
@@ -64,7 +64,7 @@ def run_sweep(
     A script that calls this must guard its top level with ``if __name__ == "__main__":`` (the worker
     processes import the main module, as multiprocessing's do).
     """
-    pool = _open_pool(plan, len(plan.variants), workers, scheduler)  # first: an unreachable scheduler leaves no directory
+    pool = _open_pool([v.config for v in plan.variants], len(plan.variants), workers, scheduler)  # first: an unreachable scheduler leaves no directory
     with pool:
         path = runs.create_run_dir(f"{plan.name}-{kind}", sweep_dir, runs_root, what=kind)
         with runs.writing(path, kind):
@@ -75,9 +75,13 @@ def run_sweep(
 
 def resume_sweep(sweep_dir, *, workers=None, scheduler=None, on_start=None, on_result=None, kind="sweep"):
     """Go on with the sweep in ``sweep_dir`` that stopped (see ``nntrain.sweep.record`` for what
-    becomes of each run); returns a SweepResult, whose ``trained`` is False when every run had
+    becomes of each run; a search's, see ``nntrain.sweep.search``); returns a SweepResult, whose ``trained`` is False when every run had
     finished. The arguments and Ctrl-C are ``run_sweep``'s; ``on_result`` is called first with the
     entries of the runs kept. The runs end with the weights they would have had never stopped."""
+    if kind == "sweep" and saved_kind(sweep_dir) == "search":
+        from .search import resume_search
+
+        return resume_search(sweep_dir, workers=workers, scheduler=scheduler, on_start=on_start, on_result=on_result)
     plan, plots, record = reopen(sweep_dir, kind)
     with runs.writing(record.path, kind):
         jobs = record.settle()
@@ -85,7 +89,7 @@ def resume_sweep(sweep_dir, *, workers=None, scheduler=None, on_start=None, on_r
             record.status = "completed"
             record.close()
             return record.result()
-        with _open_pool(plan, len(jobs), workers, scheduler) as pool:
+        with _open_pool([v.config for v in plan.variants], len(jobs), workers, scheduler) as pool:
             record.reopen(pool.description)
             return _drive(pool, record, plan, jobs, plots, on_start, on_result)
 
@@ -116,15 +120,16 @@ def _drive(pool, record, plan, jobs, plots, on_start, on_result):
     return record.result()
 
 
-def _open_pool(plan, n_runs, workers, scheduler):
-    """The pool the runs go to: ``workers`` local processes (at most one per run) or a Dask cluster."""
+def _open_pool(configs, n_runs, workers, scheduler):
+    """The pool ``n_runs`` runs of ``configs`` go to: ``workers`` local processes (at most one per
+    run) or a Dask cluster."""
     if workers is not None and workers < 1:
         raise UsageError(f"--workers {workers}: expected at least 1")
     if scheduler is None:
         return LocalPool(min(workers or default_workers(), n_runs))
     if workers is not None:
         raise UsageError("--workers is for sweeps on this machine; a Dask cluster has the workers it was started with")
-    uses_files = sorted({v.config.data.path for v in plan.variants if v.config.data.source in FILE_SOURCES})
+    uses_files = sorted({c.data.path for c in configs if c.data.source in FILE_SOURCES})
     if uses_files:
         warnings.warn(
             f"the Dask workers read {uses_files[0]}{' and more data files' if len(uses_files) > 1 else ''} "
@@ -143,11 +148,12 @@ class _Pending:
         self.record = record
         self.futures = {}
 
-    def submit(self, variants, jobs, plots):
+    def submit(self, variants, jobs, plots, trial=None):
+        """``jobs``: {index: "start" | "restart" | "resume"}; ``trial``: a search's pruning (see _worker)."""
         for i, action in jobs.items():
             variant = variants[i]
             config = variant.config.model_dump(mode="json")
-            future = self.pool.submit(config, plots, self.record.path / variant.dirname, resume=action == "resume")
+            future = self.pool.submit(config, plots, self.record.path / variant.dirname, resume=action == "resume", trial=trial)
             self.futures[future] = i
 
     def collect(self, on_result=None):

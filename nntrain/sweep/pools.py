@@ -1,7 +1,7 @@
 """Where a sweep's runs run: a local process pool or a Dask cluster, behind one small interface.
 
-A pool is a context manager with ``description`` (sweep.json's ``backend``), ``submit(config, plots,
-run_dir, resume)`` -> a future of the worker's outcome (see ``nntrain.sweep._worker.execute``),
+A pool is a context manager with ``description`` (sweep.json's ``backend``), ``size`` (its workers),
+``submit(config, plots, run_dir, resume, trial)`` -> a future of the worker's outcome (see ``nntrain.sweep._worker.execute``),
 ``as_completed(futures)`` and ``cancel(futures)`` -> the futures that will never run.
 
 The local pool's workers are forked from a server that imported this module (see
@@ -48,11 +48,12 @@ class LocalPool:
             workers, mp_context=context, initializer=init_local_worker, initargs=(self.stop,)
         )
         self.description = {"kind": "local", "workers": workers}
+        self.size = workers
 
-    def submit(self, config, plots, run_dir, resume=False):
+    def submit(self, config, plots, run_dir, resume=False, trial=None):
         """Run ``config`` in a worker, which writes its run to ``run_dir`` itself (``resume``: goes on
-        with the run there)."""
-        return self.executor.submit(execute_local, config, plots, run_dir, resume)
+        with the run there; ``trial``: a search's pruning)."""
+        return self.executor.submit(execute_local, config, plots, run_dir, resume, trial)
 
     def as_completed(self, futures):
         return as_completed(futures)
@@ -89,12 +90,13 @@ class DaskCluster:
                 "(is `dask scheduler` running there?)"
             ) from None
         self.description = {"kind": "dask", "scheduler": address}
+        self.size = len(self.client.scheduler_info().get("workers", {})) or 1  # a search's batch
 
-    def submit(self, config, plots, run_dir, resume=False):
+    def submit(self, config, plots, run_dir, resume=False, trial=None):
         """Run ``config`` on a worker, which sends the run's files back (``run_dir`` is this machine's;
         ``resume``: its files go to the worker, which goes on with the run)."""
         files = {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()} if resume else None
-        return self.client.submit(execute, config, plots, files=files, pure=False)
+        return self.client.submit(execute, config, plots, files=files, trial=trial, pure=False)
 
     def as_completed(self, futures):
         from distributed import as_completed as dask_as_completed

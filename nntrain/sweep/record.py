@@ -5,7 +5,7 @@ and what a resume decides from them and from the run directories.
 The run directories are the truth and sweep.json their index: a driver killed without a word leaves
 sweep.json behind its runs, never ahead of them. So a resume reads each run's own summary.json:
 
-- completed, diverged or failed: kept;
+- completed, diverged, failed or pruned (a search's): kept;
 - interrupted, or "running" with no process writing it (stale): resumed from its checkpoint;
 - stopped before its first checkpoint (nothing to resume): started over in its directory;
 - no directory: started (a run that failed before it had one -- its config or data refused -- is kept).
@@ -26,7 +26,7 @@ from .plan import SweepPlan, Variant
 
 SWEEP_FILE = "sweep.json"
 PLAN_FILE = "plan.json"
-FINISHED = ("completed", "diverged", "failed")  # what a resume keeps
+FINISHED = ("completed", "diverged", "failed", "pruned")  # what a resume keeps
 # What a run stopped before its first checkpoint may hold: nntrain's own files, nothing trained.
 FIRST_FILES = {runs.CONFIG, runs.SUMMARY, runs.DATA, runs.METRICS, runs.DIAGNOSTICS, runs.WEIGHTS}
 
@@ -54,10 +54,12 @@ class SweepResult:
         return self.todo.get("kept", 0) < len(self.runs)
 
 
-def write_plan(path, plan, plots, kind):
-    """plan.json: what ``reopen`` needs to go on with the sweep, whatever became of its config file."""
-    variants = [{"dir": v.dirname, "config": v.config.model_dump(mode="json")} for v in plan.variants]
-    runs.write_json(path / PLAN_FILE, {"kind": kind, "plots": plots, "variants": variants})
+def write_plan(path, plan, plots, kind, extra=None):
+    """plan.json: what ``reopen`` needs to go on with the sweep, whatever became of its config file
+    (``extra``: more of it, a search's settings). A variant without a config (a search's trial whose
+    values the config refused) has none."""
+    variants = [{"dir": v.dirname, "config": v.config and v.config.model_dump(mode="json")} for v in plan.variants]
+    runs.write_json(path / PLAN_FILE, {"kind": kind, "plots": plots, **(extra or {}), "variants": variants})
 
 
 class SweepRecord:
@@ -173,9 +175,10 @@ class SweepRecord:
         return SweepResult(self.path, self.status, self.entries, self.todo)
 
 
-def reopen(path, kind="sweep"):
-    """(plan, plots, record) of the sweep directory ``path`` (``kind`` "sweep", or "cv" for ``nntrain
-    cv``'s), from its sweep.json and plan.json; RunError naming what is missing or damaged."""
+def reopen(path, kind="sweep", with_saved=False):
+    """(plan, plots, record) of the sweep directory ``path`` (``kind`` "sweep", "search", or "cv" for
+    ``nntrain cv``'s), from its sweep.json and plan.json (``with_saved``: and plan.json's document);
+    RunError naming what is missing or damaged."""
     path = Path(path)
     if not path.is_dir():
         raise RunError(f"{path}: no such {kind} directory")
@@ -184,7 +187,8 @@ def reopen(path, kind="sweep"):
         path, PLAN_FILE, PLAN_FILE, f"no {PLAN_FILE}: this {kind} was written by an older nntrain and cannot be resumed; run it anew"
     )
     if saved.get("kind", "sweep") != kind:
-        raise RunError(f"{path}: a {saved['kind']} directory; go on with it with: nntrain {saved['kind']} --resume {path}")
+        command = "cv" if saved["kind"] == "cv" else "sweep"
+        raise RunError(f"{path}: a {saved['kind']} directory; go on with it with: nntrain {command} --resume {path}")
     try:
         entries, variants = doc["runs"], saved["variants"]
         if [e["dir"] for e in entries] != [v["dir"] for v in variants]:
@@ -195,12 +199,23 @@ def reopen(path, kind="sweep"):
             doc["grid"],
             [Variant(v["dir"], e["values"], _config(path, v)) for e, v in zip(entries, variants)],
         )
-        return plan, bool(saved["plots"]), SweepRecord(path, doc, {})
+        record = SweepRecord(path, doc, {})
+        return (plan, bool(saved["plots"]), record, saved) if with_saved else (plan, bool(saved["plots"]), record)
     except (KeyError, TypeError) as e:
         raise RunError(f"{path}: damaged {SWEEP_FILE} or {PLAN_FILE}: no {e}") from None
 
 
+def saved_kind(path):
+    """What plan.json says the sweep directory ``path`` holds ("sweep", "search", "cv"), or None."""
+    try:
+        return runs.read_json(path, PLAN_FILE, PLAN_FILE, "").get("kind")
+    except RunError:
+        return None
+
+
 def _config(path, variant):
+    if variant["config"] is None:  # a search's trial whose values the config refused: it never ran
+        return None
     try:
         config = ExperimentConfig.model_validate(variant["config"])
     except ValidationError as e:
