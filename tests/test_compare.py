@@ -378,3 +378,30 @@ def test_runs_command_default_folder(in_tmp):
     assert result.exit_code == 0 and "1 run in runs" in result.stdout and "xor-" in result.stdout
     unknown = run("runs", "--metric", "nope")
     assert unknown.exit_code == 2 and unknown.stderr.startswith("error: unknown metric 'nope'; the runs logged: loss")
+
+
+def test_runs_that_differ_only_in_their_seed_are_one_row(tmp_path):
+    from nntrain.runs.compare import compare, grouped
+
+    runs = {}
+    for lr in (0.05, 0.5):
+        for seed in (0, 1, 2):
+            name = f"optimizer.lr={lr},seed={seed}"
+            runs[name] = fit(make_config(seed=seed, optimizer={"name": "adam", "lr": lr}, training={"epochs": 5}), run_dir=tmp_path / name).run_dir
+    each = compare(list(runs.values()))
+    groups = grouped(each)
+    assert groups["grouped"] and groups["differences"] == ["optimizer.lr"] and len(groups["runs"]) == 2
+    for record in groups["runs"]:
+        members = [r for r in each["runs"] if r["label"] in record["runs"]]
+        assert record["n"] == 3 and record["status"] == "seeds" and len(members) == 3
+        assert record["best"] == pytest.approx(np.mean([r["best"] for r in members]), rel=1e-12)
+        assert record["std"] == pytest.approx(np.std([r["best"] for r in members]), rel=1e-12)
+        assert record["label"] == f"optimizer.lr={record['config']['optimizer.lr']}"
+    goal = min if groups["goal"] == "min" else max
+    assert groups["runs"][0]["best"] == goal(r["best"] for r in groups["runs"])  # ranked by the mean
+    table = run("compare", *runs.values())
+    assert "2 seed groups ranked by" in table.stdout and " n=3" in table.stdout
+    each_row = run("compare", *runs.values(), "--no-group")
+    assert "6 runs ranked by" in each_row.stdout
+    uneven = grouped(compare(list(runs.values())[:2] + list(runs.values())[3:4]))  # a group of two, one of one
+    assert sorted(r["n"] for r in uneven["runs"]) == [1, 2]

@@ -105,7 +105,11 @@ def render(result, console):
     wide = console.width >= 1000
     named_by_values = _named_by_values([r["label"] for r in runs], keys)
     header = [h for h in _HEADER if not (named_by_values and h == "run")]
-    table = plain_table(f"{plural(len(runs), 'run')} ranked by {metric} ({better} is better)", caption=_caption(runs, keys))
+    what = "seed groups" if result.get("grouped") else "runs"
+    title = f"{len(runs)} {what if len(runs) != 1 else what[:-1]} ranked by {metric} ({better} is better)"
+    if result.get("grouped"):
+        title += "; best: mean ± std over the seeds"
+    table = plain_table(title, caption=_caption(runs, keys))
     fixed = [_fixed_cells(r, named_by_values) for r in runs]
     keys, config = _config_cells(runs, keys, wide)
     key_widths = _key_widths(header, fixed, keys, config, console.width, named_by_values or wide)
@@ -155,7 +159,7 @@ def _fixed_cells(r, named_by_values=False):
     directory's best as ``mean ± std``."""
     best = number_text(r["best"])
     if r.get("std") is not None:
-        best = f"{best} ± {number_text(r['std'])}"
+        best = f"{best} ± {number_text(r['std'])}" + (f" n={r['n']}" if r.get("n") else "")
     label = [] if named_by_values else [r["label"] + _status_text(r)]
     return [
         str(r["rank"] or "—"),
@@ -173,6 +177,8 @@ def _status_text(r):
     if r["status"] == "cv":
         repeats = r.get("repeats") or 1
         return f" ({r['folds']}-fold cv{f' x {repeats}' if repeats > 1 else ''})"
+    if r["status"] == "seeds":
+        return f" ({r['n']} seeds)"
     return "" if r["status"] in ("completed", None) else f" ({r['status']})"
 
 

@@ -23,18 +23,21 @@ def compare(
         Optional[Path], typer.Option(metavar="PNG", help="Also draw the runs' curves of the metric, overlaid, into this PNG.")
     ] = None,
     wide: Annotated[bool, typer.Option("--wide", help="Show long names and values whole (the table may be wider than the terminal).")] = False,
+    no_group: Annotated[bool, typer.Option("--no-group", help="Each run on its own, not runs that differ only in their seed as one.")] = False,
 ):
     """Runs side by side: the config values that differ, then best and final metric, parameters, time.
+
+    Runs that differ only in their seed are one row, their mean ± std and number (--no-group: each).
 
     Runs that did not log the metric are shown last and reported on stderr (exit code 2).
     """
     from nntrain.runs.catalog import expand, load_run
-    from nntrain.runs.compare import compare_runs
+    from nntrain.runs.compare import compare_runs, grouped
 
     _check_options(as_json, as_csv, plot)
     loaded = [load_run(path, config=True) for path in expand(runs)]
     result = compare_runs(loaded, metric)
-    _print(result, as_json, as_csv, wide)
+    _print(result if no_group else grouped(result), as_json, as_csv, wide)
     if plot is not None:
         from nntrain.runs.compare import curves
         from nntrain.runs.plots import plot_overlay

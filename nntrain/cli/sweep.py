@@ -57,6 +57,7 @@ def sweep(
     quiet: Quiet = False,
     no_plots: NoPlots = False,
     wide: Wide = False,
+    no_group: Annotated[bool, typer.Option("--no-group", help="In the table, each run on its own, not seeds of a variant as one.")] = False,
 ):
     """Run every combination of grid values (and seeds) as its own run, in parallel, then compare them.
 
@@ -103,7 +104,7 @@ def sweep(
         run,
         quiet=quiet,
         header=lambda path, n, backend, todo: typer.echo(f"sweep: {path} ({plural(n, 'run')} on {backend_text(backend)}){todo_text(todo)}"),
-        report=lambda result: _report(result, wide, metric_of_search),
+        report=lambda result: _report(result, wide, metric_of_search, not no_group),
         interrupted=SweepInterrupted,
         folder=lambda result: result.sweep_dir,
         maximize=maximize,
@@ -138,10 +139,10 @@ def _refuse(options, why):
         raise UsageError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} not for {why}")
 
 
-def _report(result, wide=False, metric=None):
+def _report(result, wide=False, metric=None, group=True):
     """The compare table of the runs that ran (ranked by ``metric``, a search's), then a line per run
     that did not complete; True if all did (a pruned trial did what it should)."""
-    from nntrain.runs.compare import compare
+    from nntrain.runs.compare import compare, grouped
 
     from ._tables import render
     from nntrain.errors import NNTrainError
@@ -151,7 +152,8 @@ def _report(result, wide=False, metric=None):
     ran = [result.sweep_dir / r["dir"] for r in result.runs if r["status"] in ("completed", "diverged", "interrupted", "pruned")]
     if ran:
         try:
-            render(compare(ran, metric), console(wide))
+            compared = compare(ran, metric)
+            render(grouped(compared) if group else compared, console(wide))
         except NNTrainError as e:  # e.g. no run got through an epoch: the lines below say why
             typer.echo(f"warning: no comparison: {e}", err=True)
     for r in result.runs:
