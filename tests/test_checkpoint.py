@@ -392,8 +392,9 @@ def test_a_run_killed_at_any_rename_resumes_bit_identical_or_says_it_cannot(tmp_
         assert without_times(read_metrics(tmp_path / run_dir)) == without_times(read_metrics(tmp_path / "reference")), n
         outcomes.append("resumed")
     # Before the first checkpoint: config.yaml, summary.json, and the first checkpoint's own files --
-    # metrics.csv, diagnostics.csv, weights.npz, then checkpoint.npz itself. Every later stop resumes.
-    assert outcomes == ["nothing to resume"] * 6 + ["resumed"] * (total - 6) and total >= 15, outcomes
+    # metrics.csv, diagnostics.csv, weights.npz, snapshots.npz (XOR is 2-D), then checkpoint.npz
+    # itself. Every later stop resumes.
+    assert outcomes == ["nothing to resume"] * 7 + ["resumed"] * (total - 7) and total >= 15, outcomes
 
 
 def test_two_processes_cannot_write_one_run(tmp_path):

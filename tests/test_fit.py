@@ -13,7 +13,7 @@ from nntrain.runs.store import read_metrics, read_weights
 def test_run_directory_contents(tmp_path):
     result = fit(make_config(), runs_root=tmp_path)
     files = sorted(p.name for p in result.run_dir.iterdir())
-    assert files == ["config.yaml", "diagnostics.csv", "metrics.csv", "summary.json", "weights.npz"]
+    assert files == ["config.yaml", "diagnostics.csv", "metrics.csv", "snapshots.npz", "summary.json", "weights.npz"]  # XOR is 2-D: snapshots
     assert result.run_dir.name.startswith("xor-")
     summary = json.loads((result.run_dir / "summary.json").read_text())
     assert summary["status"] == "completed"

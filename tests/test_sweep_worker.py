@@ -20,7 +20,7 @@ from nntrain.sweep._worker import execute, execute_local
 from nntrain.training.fit import fit, resume
 from nntrain.training.trainer import Trainer
 
-RUN_FILES = ["config.yaml", "diagnostics.csv", "metrics.csv", "summary.json", "weights.npz"]
+RUN_FILES = ["config.yaml", "diagnostics.csv", "metrics.csv", "snapshots.npz", "summary.json", "weights.npz"]  # XOR: 2-D, so snapshots
 
 DIVERGING = {  # a ReLU net with weights of scale 10 and lr 10: non-finite within a few epochs
     "model": {"layers": [{"units": 8, "activation": "relu", "init": {"name": "normal", "scale": 10.0}}, {"units": 1, "activation": "linear"}]},

@@ -21,13 +21,14 @@ CURVES, DECISION_BOUNDARY = "curves.png", "decision_boundary.png"
 MAX_POINTS = 2000  # training points drawn on a decision boundary
 
 
-def write_run_plots(run_dir, *, predict=None, x=None, y=None):
+def write_run_plots(run_dir, *, predict=None, x=None, y=None, features=None, classes=None):
     """Write a run's pictures into its directory; returns the paths written.
 
     - ``curves.png`` from metrics.csv (if it has a row): loss and each metric, train and validation.
     - ``decision_boundary.png`` when ``predict`` (raw input rows (n, 2) -> class probabilities
       (n, units)), the training inputs ``x`` (n, 2) and targets ``y`` (labels (n,), or (n, units)
-      0/1 rows) are given: a classifier's, which the caller knows it has (``losses.classifies``).
+      0/1 rows) are given: a classifier's, which the caller knows it has (``losses.classifies``);
+      ``features`` names its axes, ``classes`` its labels (the run's data.json, default: the run's).
     """
     from .store import read_columns
 
@@ -37,11 +38,28 @@ def write_run_plots(run_dir, *, predict=None, x=None, y=None):
     if len(metrics.get("epoch", ())):
         plot_curves(metrics, run_dir / CURVES, title=run_dir.name)
         written.append(run_dir / CURVES)
+    if features is None or classes is None:
+        meta = _data_names(run_dir)
+        features = features or meta.get("features")
+        classes = classes or meta.get("classes")
     two_inputs = x is not None and tuple(getattr(x, "shape", np.shape(x)))[1:] == (2,)
     if predict is not None and two_inputs and y is not None:
-        plot_decision_boundary(predict, x, y, run_dir / DECISION_BOUNDARY, title=run_dir.name)
+        plot_decision_boundary(predict, x, y, run_dir / DECISION_BOUNDARY, title=run_dir.name, features=features,
+                               split="training", classes=classes)  # fmt: skip
         written.append(run_dir / DECISION_BOUNDARY)
     return written
+
+
+def _data_names(run_dir):
+    """The feature and class names of a run's data.json, {} where it has none (or is unreadable: the
+    pictures then say x1, x2 and class k)."""
+    import json
+
+    try:
+        meta = json.loads((Path(run_dir) / "data.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -135,13 +153,16 @@ def _integer_epochs(ax):
 # Decision boundary
 
 
-def plot_decision_boundary(predict, x, y, path, title=None, resolution=200):
-    """The input plane coloured by the network's predicted class, with the training points on top.
+def plot_decision_boundary(predict, x, y, path, title=None, resolution=200, features=None, split=None, classes=None):
+    """The input plane coloured by the network's predicted class, with the data points on top.
 
     ``predict``: rows (n, 2) -> probabilities (n, units); one sigmoid unit is shaded by P(class 1)
-    with the 0.5 contour drawn, several units by the argmax class. ``y``: labels (n,) or (n, units)
-    0/1 rows (one unit: thresholded at 0.5; several: argmax); at most MAX_POINTS of them are drawn.
-    Written as a BOUNDARY-pixel PNG.
+    with the 0.5 contour drawn and labelled, several units by the argmax class (each its own
+    colour; the points outlined in black so that they stand out from their region). ``y``: labels
+    (n,) or (n, units) 0/1 rows (one unit: thresholded at 0.5; several: argmax); at most MAX_POINTS
+    of them are drawn. ``features``: the axes' names (default x1, x2); ``split``: which split the
+    points are (the title says it); ``classes``: the legend's names of the labels. The legend sits
+    outside the axes, where it covers no data. Written as a BOUNDARY-pixel PNG.
     """
     from matplotlib.colors import ListedColormap
 
@@ -154,28 +175,34 @@ def plot_decision_boundary(predict, x, y, path, title=None, resolution=200):
 
     fig = _figure(BOUNDARY)
     ax = fig.subplots()
-    classes = max(p.shape[1], 2, int(labels.max()) + 1)
-    palette = _palette(classes)
+    n_classes = max(p.shape[1], 2, int(labels.max()) + 1)
+    palette = _palette(n_classes)
+    edge = "white"
     if p.shape[1] == 1:
         shade = p[:, 0].reshape(g0.shape)
         filled = ax.contourf(g0, g1, shade, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.75, vmin=0, vmax=1)
-        ax.contour(g0, g1, shade, levels=[0.5], colors="black", linewidths=1.2)
+        line = ax.contour(g0, g1, shade, levels=[0.5], colors="black", linewidths=1.2)
+        ax.clabel(line, fmt={0.5: "p = 0.5"}, fontsize="small")
         fig.colorbar(filled, ax=ax, label="P(class 1)")
         palette = [(0.13, 0.4, 0.67), (0.7, 0.09, 0.17)]  # the ends of RdBu_r
     else:
         regions = p.argmax(axis=1).reshape(g0.shape)
-        ax.contourf(g0, g1, regions, levels=np.arange(classes + 1) - 0.5, cmap=ListedColormap(palette), alpha=0.35)
+        ax.contourf(g0, g1, regions, levels=np.arange(n_classes + 1) - 0.5, cmap=ListedColormap(palette), alpha=0.35)
+        edge = "black"
     size = 80 if len(x) <= 100 else 14  # thousands of points must not hide the regions
+    names = list(classes) if classes is not None and len(classes) >= n_classes else None
     for k in np.unique(labels):
         mine = labels == k
         ax.scatter(
-            x[mine, 0], x[mine, 1], s=size, color=palette[k], edgecolors="white", linewidths=1.2, label=f"class {k}",
-            zorder=3,
+            x[mine, 0], x[mine, 1], s=size, color=palette[k], edgecolors=edge, linewidths=1.2 if edge == "white" else 0.6,
+            label=names[k] if names else f"class {k}", zorder=3,
         )
-    ax.set_xlabel("x[0]")
-    ax.set_ylabel("x[1]")
-    ax.legend(loc="best", framealpha=0.9)
-    ax.set_title(f"{title}: decision regions" if title else "decision regions")
+    features = features if features is not None and len(features) == 2 else ("x1", "x2")
+    ax.set_xlabel(features[0])
+    ax.set_ylabel(features[1])
+    fig.legend(loc="outside lower center", ncols=min(len(np.unique(labels)), 5), framealpha=0.9)
+    what = f"decision regions, {split} points" if split else "decision regions"
+    ax.set_title(f"{title}: {what}" if title else what)
     _save(fig, path)
 
 

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ..nn.metrics import higher_is_better
+from .snapshots import Snapshots
 
 
 class EarlyStopping:
@@ -105,4 +106,4 @@ class TensorBoard:
 
 
 # The callbacks a session starts (those the config asks for), in this order.
-RUN_CALLBACKS = (TensorBoard,)
+RUN_CALLBACKS = (TensorBoard, Snapshots)
