@@ -381,7 +381,8 @@ def test_runs_command_default_folder(in_tmp):
 
 
 def test_runs_that_differ_only_in_their_seed_are_one_row(tmp_path):
-    from nntrain.runs.compare import compare, grouped
+    from nntrain.runs.compare import compare
+    from nntrain.runs.groups import grouped
 
     runs = {}
     for lr in (0.05, 0.5):

@@ -124,14 +124,14 @@ def test_multiclass_decision_regions(tmp_path):
 
 def test_overlay_of_runs_of_different_lengths(tmp_path):
     curves = [("a", [1, 2, 3], [0.5, 0.4, 0.3]), ("b", np.arange(1, 101), np.linspace(1, 0.01, 100)), ("c", [], [])]
-    plot_overlay(curves, "loss", tmp_path / "o.png")
+    plot_overlay([(*c, None) for c in curves], "loss", tmp_path / "o.png")
     assert png_size(tmp_path / "o.png") == OVERLAY
 
 
 def test_an_unwritable_plot_is_a_user_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(NNTrainError, match=r"file/o.png: cannot write the plot"):
-        plot_overlay([("a", [1], [1.0])], "loss", tmp_path / "file" / "o.png")
+        plot_overlay([("a", [1], [1.0], None)], "loss", tmp_path / "file" / "o.png")
 
 
 def test_importing_the_plots_does_not_import_matplotlib():
@@ -142,7 +142,7 @@ def test_importing_the_plots_does_not_import_matplotlib():
 def test_a_plot_is_written_atomically(tmp_path, monkeypatch):
     import nntrain.runs.store as store
 
-    plot_overlay([("a", [1, 2], [1.0, 0.5])], "loss", tmp_path / "o.png")
+    plot_overlay([("a", [1, 2], [1.0, 0.5], None)], "loss", tmp_path / "o.png")
     before = (tmp_path / "o.png").read_bytes()
 
     def full_disk(*args, **kwargs):
@@ -150,5 +150,49 @@ def test_a_plot_is_written_atomically(tmp_path, monkeypatch):
 
     monkeypatch.setattr(store.os, "replace", full_disk)
     with pytest.raises(NNTrainError, match=r"o.png: cannot write: No space left on device; the previous version is kept"):
-        plot_overlay([("b", [1, 2, 3], [1.0, 0.5, 0.2])], "loss", tmp_path / "o.png")
+        plot_overlay([("b", [1, 2, 3], [1.0, 0.5, 0.2], None)], "loss", tmp_path / "o.png")
     assert (tmp_path / "o.png").read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["o.png"]
+
+
+@pytest.fixture(scope="module")
+def seed_groups(tmp_path_factory):
+    """Two learning rates two decades apart, three seeds each: a sweep's run directories."""
+    root = tmp_path_factory.mktemp("groups")
+    for lr in (0.001, 0.1):
+        for seed in range(3):
+            config = make_config(seed=seed, optimizer={"name": "adam", "lr": lr}, training={"epochs": 8})
+            fit(config, run_dir=root / f"optimizer.lr={lr},seed={seed}")
+    return root
+
+
+def test_a_seed_groups_curve_is_its_runs_mean_with_their_std(seed_groups):
+    from nntrain.runs.catalog import load_run
+    from nntrain.runs.compare import compare_runs, curves
+    from nntrain.runs.groups import grouped
+
+    runs = [load_run(p, config=True) for p in sorted(seed_groups.iterdir())]
+    result = grouped(compare_runs(runs, "loss"))
+    drawn = {label: (epochs, mean, std) for label, epochs, mean, std in curves(runs, result)}
+    assert sorted(drawn) == ["optimizer.lr=0.001", "optimizer.lr=0.1"]
+    epochs, mean, std = drawn["optimizer.lr=0.1"]
+    members = [r for r in runs if r.path.name.startswith("optimizer.lr=0.1,")]
+    np.testing.assert_array_equal(epochs, np.arange(1, 9))
+    for i in (0, -1):
+        assert mean[i] == pytest.approx(np.mean([r.metrics["loss"][i] for r in members]), rel=1e-12)
+        assert std[i] == pytest.approx(np.std([r.metrics["loss"][i] for r in members]), rel=1e-12) and std[i] > 0
+
+
+def test_compare_plot_params_draws_the_varied_keys(seed_groups, tmp_path):
+    from conftest import run_cli
+    from nntrain.runs.plots import _scaled
+
+    result = run_cli("compare", seed_groups, "--plot-params", tmp_path / "p.png", "--plot", tmp_path / "o.png")
+    assert result.exit_code == 0, result.output
+    assert png_size(tmp_path / "p.png")[0] >= 480 and png_size(tmp_path / "o.png") == (720, 480)
+    scaled, ticks = _scaled([0.001, 0.1, 0.01])  # two decades: a log axis
+    np.testing.assert_allclose(scaled, [0, 1, 0.5])
+    assert _scaled(["tanh", "relu", "tanh"])[0].tolist() == [0.0, 1.0, 0.0]
+    one = run_cli("compare", seed_groups / "optimizer.lr=0.1,seed=0", seed_groups / "optimizer.lr=0.1,seed=1", "--no-group", "--plot-params", tmp_path / "q.png")
+    assert one.exit_code == 0 and png_size(tmp_path / "q.png")  # the seed varies: its axis is drawn
+    bad = run_cli("compare", seed_groups, "--plot-params", tmp_path / "nowhere" / "p.png")
+    assert bad.exit_code == 2 and "folder" in bad.stderr and "does not exist" in bad.stderr

@@ -142,7 +142,8 @@ def _refuse(options, why):
 def _report(result, wide=False, metric=None, group=True):
     """The compare table of the runs that ran (ranked by ``metric``, a search's), then a line per run
     that did not complete; True if all did (a pruned trial did what it should)."""
-    from nntrain.runs.compare import compare, grouped
+    from nntrain.runs.compare import compare
+    from nntrain.runs.groups import grouped
 
     from ._tables import render
     from nntrain.errors import NNTrainError

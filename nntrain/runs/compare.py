@@ -293,67 +293,24 @@ def _ranked(records, direction):
     return ranked
 
 
-def grouped(result):
-    """``compare``'s result with the runs that differ only in their seed as one record each, a seed
-    group, ranked by the mean -- when some group has two runs or more; else the result as it is.
-
-    A group's record has the fields of a run's: ``label`` (its runs' name without their seed: a
-    sweep's ``optimizer.lr=0.1``; else its first run's and ``+ n-1``), ``status`` "seeds", ``n``,
-    ``runs`` (its runs' labels), ``best`` and ``final`` the means of its runs', ``std`` and
-    ``final_std`` their std (ddof=0, as cv's), ``best_epoch`` None, ``parameters`` its first run's,
-    ``wall_time_s`` the sum, ``config`` without the seed. Runs without the metric stay ungrouped, last.
-    """
-    if "seed" not in result["differences"]:
-        return result
-    groups, missing = {}, []
-    for r in result["runs"]:
-        if r["best"] is None or r["status"] == "cv":
-            missing.append(r)
-            continue
-        groups.setdefault(_hashable({k: v for k, v in r["config"].items() if k != "seed"}), []).append(r)
-    if all(len(members) == 1 for members in groups.values()):
-        return result
-    records = _ranked([_group(members) for members in groups.values()], result["goal"])
-    keys = [k for k in result["differences"] if k != "seed"]
-    return {**result, "differences": keys, "runs": records + missing, "grouped": True}
-
-
-def _group(members):
-    """The record of a seed group (see ``grouped``)."""
-    best = [r["best"] for r in members]
-    final = [r["final"] for r in members if r["final"] is not None]
-    first = members[0]
-    label = ",".join(part for part in first["label"].split(",") if not part.startswith("seed="))
-    if label == first["label"] or not label:
-        label = f"{first['label']} + {len(members) - 1}"
-    return {
-        **{k: first.get(k) for k in ("parameters", "non_trainable_parameters", "inputs", "inputs_from")},
-        "rank": None,
-        "run": first["run"],
-        "label": label,
-        "status": "seeds",
-        "n": len(members),
-        "runs": [r["label"] for r in members],
-        "epochs": first["epochs"],
-        "wall_time_s": sum(r["wall_time_s"] or 0 for r in members),
-        "config": {k: v for k, v in first["config"].items() if k != "seed"},
-        "best": float(np.mean(best)),
-        "std": float(np.std(best)),
-        "best_epoch": None,
-        "final": float(np.mean(final)) if final else None,
-        "final_std": float(np.std(final)) if final else None,
-        "final_metrics": {},
-    }
-
-
 def curves(runs, result):
-    """[(label, epochs, values)] of the ranked metric, best run first: what ``plots.plot_overlay`` draws.
+    """[(label, epochs, values, std)] of the ranked metric, best first: what ``plots.plot_overlay``
+    draws; a seed group's (``groups.grouped``) is its runs' mean at each epoch and their std there
+    (``groups.mean_curve``); a run's std is None.
 
-    ``runs``: the Runs that ``result`` (of ``compare_runs``) compared.
+    ``runs``: the Runs that ``result`` (of ``compare_runs``, or ``grouped``) compared.
     """
+    from .groups import mean_curve
+
     by_path = {str(run.path): run for run in runs}
+    metric = result["metric"]
+
+    def curve(path):
+        run = by_path[path]
+        return run.epochs, run.metrics.get(metric, np.zeros(0))
+
     return [
-        (r["label"], by_path[r["run"]].epochs, by_path[r["run"]].metrics.get(result["metric"], np.zeros(0)))
+        (r["label"], *mean_curve([curve(p) for p in r["paths"]])) if r["status"] == "seeds" else (r["label"], *curve(r["run"]), None)
         for r in result["runs"]
     ]
 

@@ -247,17 +247,22 @@ def _palette(n):
 def plot_overlay(curves, metric, path):
     """One metric's curves of many runs on one plot, into an OVERLAY-pixel PNG at ``path``.
 
-    ``curves``: [(label, epochs, values)], runs of any length; non-finite values and runs without
-    values are left out. A legend names the runs when there are at most 12.
+    ``curves``: [(label, epochs, values, std)], runs of any length; ``std`` (or None): a seed
+    group's spread, drawn as a band of ± std around its mean curve. Non-finite values and runs
+    without values are left out. A legend names the runs when there are at most 12.
     """
     fig = _figure(OVERLAY)
     ax = fig.subplots()
     shown = []
-    for label, epochs, values in curves:
+    for label, epochs, values, std in curves:
+        keep = np.isfinite(np.asarray(values, dtype=float))
         epochs, values = _finite_points(epochs, values)
         if not len(values):
             continue
-        ax.plot(epochs, values, label=label, linewidth=1.2, marker="o" if len(values) <= 20 else None, markersize=3)
+        line = ax.plot(epochs, values, label=label, linewidth=1.2, marker="o" if len(values) <= 20 else None, markersize=3)
+        if std is not None:
+            std = np.asarray(std, dtype=float)[keep]
+            ax.fill_between(epochs, values - std, values + std, color=line[0].get_color(), alpha=0.2, linewidth=0)
         shown.append(values)
     _set_scale(ax, np.concatenate(shown) if shown else [])
     ax.set_xlabel("epoch")
@@ -268,6 +273,93 @@ def plot_overlay(curves, metric, path):
     if 0 < len(shown) <= 12:
         ax.legend(fontsize="small")
     _save(fig, path)
+
+
+def plot_params(result, path):
+    """The shape of a sweep or search, into a PNG at ``path``: on top, parallel coordinates -- an axis
+    per varied config key and one for the metric, a line per run coloured by its metric; below, the
+    metric against each numeric key. ``result``: ``compare``'s (ungrouped), its ``differences`` the
+    keys. A key of positive numbers spanning two decades or more (a log-scaled space's) gets a log
+    axis. Runs without the metric are left out; UsageError when there is nothing to draw.
+    """
+    runs, keys, columns, numeric = _param_columns(result)
+    metric = result["metric"]
+    best = np.array([r["best"] for r in runs], dtype=float)
+    fig = _figure((max(OVERLAY[0], 160 * (len(keys) + 1)), OVERLAY[1] + (PANEL[1] if numeric else 0)))
+    top, bottom = fig.subfigures(2, 1, height_ratios=[OVERLAY[1], PANEL[1]]) if numeric else (fig, None)
+    _parallel(top.subplots(), keys, columns, best, metric)
+    for ax, key in zip(np.atleast_1d(bottom.subplots(1, len(numeric))) if numeric else (), numeric):
+        values = np.array(columns[key], dtype=float)
+        ax.scatter(values, best, s=14, c=best, cmap="viridis")
+        ax.set_xscale("log" if _log_scaled(values) else "linear")
+        ax.set(xlabel=key, ylabel=metric)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{metric} ({'higher' if result['goal'] == 'max' else 'lower'} is better) over {len(runs)} runs")
+    _save(fig, path)
+
+
+def _param_columns(result):
+    """(runs with the metric, the varied keys, {key: the runs' values}, the keys of numbers only)."""
+    from ..errors import UsageError
+
+    runs = [r for r in result["runs"] if r["best"] is not None]
+    keys = [k for k in result["differences"] if any(k in r["config"] for r in runs)]
+    if not keys or len(runs) < 2:
+        raise UsageError("--plot-params: the runs vary no config value, or fewer than two logged the metric: nothing to draw")
+    columns = {k: [r["config"].get(k) for r in runs] for k in keys}
+    numeric = [k for k in keys if all(_is_number(v) for v in columns[k])]
+    return runs, keys, columns, numeric
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _parallel(ax, keys, columns, best, metric):
+    """Parallel coordinates: each key's values scaled to [0, 1] (log where ``_log_scaled``; categories
+    in the order they come), the metric last; a line per run coloured by the metric."""
+    from matplotlib import colormaps
+
+    axes, ticks = [], []
+    for key in [*keys, metric]:
+        values = best if key == metric else columns[key]
+        scaled, labels = _scaled(values)
+        axes.append(scaled)
+        ticks.append(labels)
+    data = np.array(axes).T
+    low, high = np.nanmin(best), np.nanmax(best)
+    colours = colormaps["viridis"]((best - low) / (high - low) if high > low else np.zeros_like(best))
+    for row, colour in zip(data, colours):
+        ax.plot(range(len(axes)), row, color=colour, alpha=0.7, linewidth=1.2)
+    for i, labels in enumerate(ticks):
+        ax.axvline(i, color="0.6", linewidth=0.8)
+        for y, text in labels:
+            ax.text(i, y, f" {text}", fontsize="x-small", va="center", ha="left")
+    ax.set_xticks(range(len(axes)), [*keys, metric], fontsize="small", rotation=15)
+    ax.set_yticks([])
+    ax.set_xlim(-0.2, len(axes) - 0.6)
+    ax.set_title("parallel coordinates: a line per run, coloured by the metric", fontsize="small")
+
+
+def _scaled(values):
+    """(values scaled to [0, 1], [(position, label)] of the axis's ticks): numbers linearly or by
+    their log, anything else as categories in the order they come."""
+    if all(_is_number(v) for v in values):
+        x = np.array(values, dtype=float)
+        log = _log_scaled(x)
+        t = np.log10(x) if log else x
+        low, high = t.min(), t.max()
+        scaled = (t - low) / (high - low) if high > low else np.full_like(t, 0.5)
+        return scaled, [(0.0, f"{x.min():.3g}"), (1.0, f"{x.max():.3g}")] if high > low else [(0.5, f"{x.min():.3g}")]
+    names = list(dict.fromkeys(str(v) for v in values))
+    spots = np.linspace(0, 1, len(names)) if len(names) > 1 else np.array([0.5])
+    where = dict(zip(names, spots))
+    return np.array([where[str(v)] for v in values]), list(zip(spots, names))
+
+
+def _log_scaled(values):
+    values = np.asarray(values, dtype=float)
+    return bool(np.all(values > 0)) and values.max() / values.min() >= 100
 
 
 # --------------------------------------------------------------------------------------------------
