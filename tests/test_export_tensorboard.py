@@ -220,7 +220,7 @@ def test_without_the_extra(xor_run, tmp_path, monkeypatch):
 
 def test_resume_takes_no_tensorboard_flag(xor_run):
     message = _error("fit", "--resume", xor_run, "--tensorboard")
-    assert message == "error: --resume continues a run with its own config; its training.tensorboard says whether it logs to TensorBoard"
+    assert message == "error: --resume continues a run with its own config; its training.tensorboard says whether it does what --tensorboard asks"
 
 
 def test_help_and_a_plain_fit_import_neither_tensorboardX_nor_mlflow(tmp_path):

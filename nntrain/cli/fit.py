@@ -27,23 +27,27 @@ def fit(
     tensorboard: Annotated[
         bool, typer.Option("--tensorboard", help="Also write TensorBoard event files into the run (sets training.tensorboard).")
     ] = False,
+    live: Annotated[
+        bool, typer.Option("--live", help="Keep RUN/report.html up to date while training; open it in a browser (sets training.live).")
+    ] = False,
 ):
     """Train the network a YAML config describes and write a run directory.
 
     Ctrl-C (or SIGTERM) finishes the current step, saves a checkpoint and exits; --resume RUN continues
     to the very weights the run would have reached uninterrupted.
     """
+    switches = {"--tensorboard": ("training.tensorboard", tensorboard), "--live": ("training.live", live)}
     if resume is not None:
-        epochs, monitor, start = _resume(resume, config, set_, seed, run_dir, not no_plots, tensorboard)
+        epochs, monitor, start = _resume(resume, config, set_, seed, run_dir, not no_plots, switches)
     else:
-        items = overrides(set_, seed) + ([("training.tensorboard=true", "--tensorboard")] if tensorboard else [])
+        items = overrides(set_, seed) + [(f"{key}=true", flag) for flag, (key, on) in switches.items() if on]
         epochs, monitor, start = _fit(config, items, run_dir, runs_root, not no_plots)
     with _EpochProgress(epochs, monitor, quiet) as progress:
         result = start(progress)
     _report(result)
 
 
-def _resume(run_dir, config, set_, seed, new_run_dir, plots, tensorboard):
+def _resume(run_dir, config, set_, seed, new_run_dir, plots, switches):
     """(epochs, monitor, start) of ``--resume RUN``; ``start(progress)`` trains and returns the FitResult."""
     from nntrain.errors import UsageError
     from nntrain.runs.store import load_run_config
@@ -51,12 +55,13 @@ def _resume(run_dir, config, set_, seed, new_run_dir, plots, tensorboard):
 
     if config is not None or set_ or seed is not None or new_run_dir is not None:
         raise UsageError("--resume continues a run with its own config; give no CONFIG, --set, --seed or --run-dir")
-    if tensorboard:
-        raise UsageError("--resume continues a run with its own config; its training.tensorboard says whether it logs to TensorBoard")
+    for flag, (key, on) in switches.items():
+        if on:
+            raise UsageError(f"--resume continues a run with its own config; its {key} says whether it does what {flag} asks")
     check_run_dir(run_dir, "--resume", "nntrain fit {path} trains it")
     check_begun(run_dir)
     cfg = load_run_config(run_dir)
-    _announce(run_dir)
+    _announce(run_dir, cfg)
     return cfg.training.epochs, _monitor(cfg), lambda progress: resume(
         run_dir, on_epoch=progress.on_epoch, on_step=progress.on_step, plots=plots
     )
@@ -72,7 +77,7 @@ def _fit(config, items, run_dir, runs_root, plots):
         raise UsageError("give a CONFIG file to train, or --resume RUN")
     cfg = load_config(config, items)
     return cfg.training.epochs, _monitor(cfg), lambda progress: fit(
-        cfg, run_dir=run_dir, runs_root=runs_root, on_start=_announce, on_epoch=progress.on_epoch, on_step=progress.on_step, plots=plots
+        cfg, run_dir=run_dir, runs_root=runs_root, on_start=lambda path: _announce(path, cfg), on_epoch=progress.on_epoch, on_step=progress.on_step, plots=plots
     )
 
 
@@ -100,9 +105,12 @@ def _report(result):
         raise Diverged(summary["message"])
 
 
-def _announce(run_dir):
-    """The first line of output, as soon as the run directory exists: where the run goes."""
+def _announce(run_dir, config):
+    """The first line of output, as soon as the run directory exists: where the run goes (and its
+    live report)."""
     typer.echo(f"run: {run_dir}")
+    if config.training.live:
+        typer.echo(f"report: {run_dir / 'report.html'} (live: open it in a browser)")
 
 
 class _EpochProgress:

@@ -12,8 +12,8 @@ def grouped(result):
     """``compare``'s result with the runs that differ only in their seed as one record each, a seed
     group, ranked by the mean -- when some group has two runs or more; else the result as it is.
 
-    A group's record has the fields of a run's: ``label`` (its runs' name without their seed: a
-    sweep's ``optimizer.lr=0.1``; else its first run's and ``+ n-1``), ``status`` "seeds", ``n``,
+    A group's record has the fields of a run's: ``label`` (the values its runs share of the keys that
+    differ: ``optimizer.lr=0.1``), ``status`` "seeds", ``n``,
     ``runs`` and ``paths`` (its runs' labels and directories), ``best`` and ``final`` the means of its runs', ``std`` and
     ``final_std`` their std (ddof=0, as cv's), ``best_epoch`` None, ``parameters`` its first run's,
     ``wall_time_s`` the sum, ``config`` without the seed. Runs without the metric stay ungrouped, last.
@@ -42,7 +42,7 @@ def _group(members):
         **{k: first.get(k) for k in ("parameters", "non_trainable_parameters", "inputs", "inputs_from")},
         "rank": None,
         "run": first["run"],
-        "label": _label(first["label"], len(members)),
+        "label": _label(first),
         "status": "seeds",
         "n": len(members),
         "runs": [r["label"] for r in members],
@@ -58,11 +58,12 @@ def _group(members):
     }
 
 
-def _label(first, n):
-    """A group's label: its runs' names without their seed (a sweep's ``optimizer.lr=0.1``), else
-    its first run's name and ``+ n-1``."""
-    label = ",".join(part for part in first.split(",") if not part.startswith("seed="))
-    return label if label and label != first else f"{first} + {n - 1}"
+def _label(first):
+    """A group's label: the values its runs share of the keys that differ (``optimizer.lr=0.1``), as a
+    sweep names its runs; "all runs" when only the seed differs."""
+    from .compare import value_text
+
+    return ",".join(f"{k}={value_text(v)}" for k, v in first["config"].items() if k != "seed") or "all runs"
 
 
 def _mean_and_std(values, name):

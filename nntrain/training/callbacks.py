@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ..nn.metrics import higher_is_better
+from ..report.live import LiveReport
 from .snapshots import Snapshots
 
 
@@ -106,4 +107,4 @@ class TensorBoard:
 
 
 # The callbacks a session starts (those the config asks for), in this order.
-RUN_CALLBACKS = (TensorBoard, Snapshots)
+RUN_CALLBACKS = (TensorBoard, Snapshots, LiveReport)

@@ -115,9 +115,13 @@ def resume(run_dir, *, on_epoch=None, on_step=None, plots=False):
 
 def _check_extras(config):
     """UsageError, before anything is written, for an optional extra the config needs and this
-    installation lacks (training.tensorboard: nntrain[tensorboard])."""
+    installation lacks (training.tensorboard: nntrain[tensorboard]; training.live: nntrain[report])."""
     if config.training.tensorboard:
         from ..export.tensorboard import require
+
+        require()
+    if config.training.live:
+        from ..report import require
 
         require()
 
