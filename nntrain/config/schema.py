@@ -282,6 +282,9 @@ class TrainingConfig(Section):
         None, ge=1, le=10_000_000, description="keep the weights every K epochs for nntrain plot --animate; default: log-spaced for 2-D inputs, none otherwise"
     )
     live: bool = Field(False, description="keep report.html in the run directory up to date while training (nntrain[report])")
+    threads: int | None = Field(
+        None, ge=1, le=1024, description="BLAS threads for the matrix products; default: chosen by timing epochs with 1 and all (again when they slow down)"
+    )
 
 
 class SweepConfig(Section):
