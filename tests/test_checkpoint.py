@@ -458,7 +458,7 @@ def test_two_signals_in_quick_succession_anywhere_end_in_one_message_and_a_run_t
         assert "Traceback" not in err and process.returncode in (0, 129, 130, 143), (i, process.returncode, err)
         if process.returncode:
             assert err.splitlines()[-1].startswith(messages), (i, err)
-        if not run_dir.exists() or json.loads((run_dir / "summary.json").read_text())["status"] == "completed":
+        if not run_dir.exists() or (run_dir / "summary.json").exists() and json.loads((run_dir / "summary.json").read_text())["status"] == "completed":
             continue
         resumed = subprocess.run([*fit_command[:4], "--resume", run_dir.name, "-q", "--no-plots"], cwd=tmp_path, capture_output=True, text=True)
         if resumed.returncode == 2:
@@ -473,4 +473,8 @@ def test_a_run_killed_before_its_first_file_says_there_is_nothing_to_resume(tmp_
     # kill -9 between making the run directory and writing config.yaml leaves it empty.
     (tmp_path / "r").mkdir()
     with pytest.raises(RunError, match=r"r: the run stopped before it wrote its first files \(the directory is empty\): nothing to resume; start it over with: nntrain fit CONFIG$"):
+        resume(tmp_path / "r")
+    # A signal between its config.yaml and its summary.json (both whole, no temporary file left).
+    (tmp_path / "r" / "config.yaml").write_text("name: r\n")
+    with pytest.raises(RunError, match=r"r: the run stopped while it wrote its first files \(no summary.json\): nothing to resume; start it over with: nntrain fit .*r/config.yaml$"):
         resume(tmp_path / "r")

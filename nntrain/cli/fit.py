@@ -30,6 +30,10 @@ def fit(
     live: Annotated[
         bool, typer.Option("--live", help="Keep RUN/report.html up to date while training; open it in a browser (sets training.live).")
     ] = False,
+    threads: Annotated[
+        Optional[int],
+        typer.Option(metavar="N", help="BLAS threads for the matrix products (sets training.threads; default 1: see the README's Speed).", show_default=False),
+    ] = None,
 ):
     """Train the network a YAML config describes and write a run directory.
 
@@ -38,9 +42,12 @@ def fit(
     """
     switches = {"--tensorboard": ("training.tensorboard", tensorboard), "--live": ("training.live", live)}
     if resume is not None:
+        switches["--threads"] = ("training.threads", threads is not None)
         epochs, monitor, start = _resume(resume, config, set_, seed, run_dir, not no_plots, switches)
     else:
         items = overrides(set_, seed) + [(f"{key}=true", flag) for flag, (key, on) in switches.items() if on]
+        if threads is not None:
+            items.append((f"training.threads={threads}", f"--threads {threads}"))
         epochs, monitor, start = _fit(config, items, run_dir, runs_root, not no_plots)
     with _EpochProgress(epochs, monitor, quiet) as progress:
         result = start(progress)

@@ -283,7 +283,7 @@ class TrainingConfig(Section):
     )
     live: bool = Field(False, description="keep report.html in the run directory up to date while training (nntrain[report])")
     threads: int | None = Field(
-        None, ge=1, le=1024, description="BLAS threads for the matrix products; default: chosen by timing epochs with 1 and all (again when they slow down)"
+        None, ge=1, le=1024, description="BLAS threads for the matrix products; default 1: the weights then match a sweep's, and a busy machine stays fast"
     )
 
 

@@ -9,7 +9,8 @@
 Everything random -- data, initial weights, shuffling, dropout -- draws from one generator seeded with
 the config's seed, in that order, so the same config and seed give the same weights bit for bit; and
 since a checkpoint stores that generator's state, ``resume`` continues an interrupted run to the very
-weights it would have reached uninterrupted. The session around the epochs (``nntrain.training.session``)
+weights it would have reached uninterrupted. The BLAS uses one thread unless the config says otherwise
+(``nntrain.training.threads``: the weights depend on the count). The session around the epochs (``nntrain.training.session``)
 writes the run's files, checkpoints, and stops cleanly on SIGINT, SIGTERM and SIGHUP.
 """
 
@@ -38,6 +39,7 @@ from ..runs.store import (
 )
 from .checkpoint import load_checkpoint
 from .session import FitResult, Session
+from .threads import blas_threads, threads_of
 from .trainer import prepare
 
 __all__ = ["FitResult", "Interrupted", "fit", "resume"]  # Interrupted: what fit and resume raise on a signal
@@ -62,12 +64,13 @@ def fit(config, *, run_dir=None, runs_root="runs", on_start=None, on_epoch=None,
         if data.meta:
             write_json(path / DATA, data.meta)
         summary = {"status": "running", "name": config.name, "seed": config.seed, "started": iso_time(started)}
-        summary.update(inputs_of(trainer.model, data.meta))
+        summary.update(inputs_of(trainer.model, data.meta), threads=threads_of(config))
         write_json(path / SUMMARY, summary)
         if on_start is not None:
             on_start(path)
         session = Session(path, config, data, trainer, rng, summary)
-        result = session.run(started, on_epoch=on_epoch, on_step=on_step)
+        with blas_threads(threads_of(config)):
+            result = session.run(started, on_epoch=on_epoch, on_step=on_step)
         if plots:
             _write_plots(path, config, trainer.model, data)
     return result
@@ -79,7 +82,9 @@ def check_begun(path):
     if path.is_dir() and not any(path.iterdir()):
         raise RunError(f"{path}: the run stopped before it wrote its first files (the directory is empty): nothing to resume; start it over with: nntrain fit CONFIG")
     for name in (CONFIG, SUMMARY):
-        if path.is_dir() and not (path / name).is_file() and (path / f".{name}.tmp").exists():
+        # A temporary file left half written, or a config.yaml without the summary written after it.
+        stopped = (path / f".{name}.tmp").exists() or (name == SUMMARY and (path / CONFIG).is_file())
+        if path.is_dir() and not (path / name).is_file() and stopped:
             again = f"nntrain fit {path / CONFIG}" if (path / CONFIG).is_file() else "nntrain fit CONFIG"
             raise RunError(f"{path}: the run stopped while it wrote its first files (no {name}): nothing to resume; start it over with: {again}")
 
@@ -107,7 +112,8 @@ def resume(run_dir, *, on_epoch=None, on_step=None, plots=False):
         session.restore(state, groups)
         summary.update(status="running", resumed=summary.get("resumed", 0) + 1)
         write_json(path / SUMMARY, summary)
-        result = session.run(started, state=state, on_epoch=on_epoch, on_step=on_step)
+        with blas_threads(threads_of(config)):
+            result = session.run(started, state=state, on_epoch=on_epoch, on_step=on_step)
         if plots:
             _write_plots(path, config, trainer.model, data)
     return result
