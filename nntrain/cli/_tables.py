@@ -107,9 +107,10 @@ def render(result, console):
     header = [h for h in _HEADER if not (named_by_values and h == "run")]
     what = "seed groups" if result.get("grouped") else "runs"
     title = f"{len(runs)} {what if len(runs) != 1 else what[:-1]} ranked by {metric} ({better} is better)"
+    caption = _caption(runs, keys)
     if result.get("grouped"):
-        title += "; best: mean ± std over the seeds"
-    table = plain_table(title, caption=_caption(runs, keys))
+        caption = "; ".join(filter(None, ["best: mean ± std over a group's seeds", caption]))
+    table = plain_table(title, caption=caption)
     fixed = [_fixed_cells(r, named_by_values) for r in runs]
     keys, config = _config_cells(runs, keys, wide)
     key_widths = _key_widths(header, fixed, keys, config, console.width, named_by_values or wide)

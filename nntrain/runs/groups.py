@@ -16,19 +16,23 @@ def grouped(result):
     differ: ``optimizer.lr=0.1``), ``status`` "seeds", ``n``,
     ``runs`` and ``paths`` (its runs' labels and directories), ``best`` and ``final`` the means of its runs', ``std`` and
     ``final_std`` their std (ddof=0, as cv's), ``best_epoch`` None, ``parameters`` its first run's,
-    ``wall_time_s`` the sum, ``config`` without the seed. Runs without the metric stay ungrouped, last.
+    ``wall_time_s`` the sum, ``config`` without the seed. Only completed runs are grouped: the others
+    (interrupted, diverged, pruned, cv directories) are ranked beside the groups on their own; runs
+    without the metric come last.
     """
     if "seed" not in result["differences"]:
         return result
-    groups, missing = {}, []
+    groups, singles, missing = {}, [], []
     for r in result["runs"]:
-        if r["best"] is None or r["status"] == "cv":
+        if r["best"] is None:
             missing.append(r)
-            continue
-        groups.setdefault(_hashable({k: v for k, v in r["config"].items() if k != "seed"}), []).append(r)
+        elif r["status"] != "completed":  # a group's mean is of finished runs only
+            singles.append(dict(r))
+        else:
+            groups.setdefault(_hashable({k: v for k, v in r["config"].items() if k != "seed"}), []).append(r)
     if all(len(members) == 1 for members in groups.values()):
         return result
-    records = _ranked([_group(members) for members in groups.values()], result["goal"])
+    records = _ranked([_group(members) for members in groups.values()] + singles, result["goal"])
     keys = [k for k in result["differences"] if k != "seed"]
     return {**result, "differences": keys, "runs": records + missing, "grouped": True}
 
