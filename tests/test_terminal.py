@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import CLI, run_cli as run
 
-from nntrain.cli._progress import layout, line_text, metric_items
+from nntrain.cli._progress import RUNNING_LINES, layout, line_text, metric_items, running_lines
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -69,6 +69,47 @@ def test_the_line_keeps_count_bar_and_times_and_fills_the_rest_with_metrics(widt
 def test_metrics_are_ordered_monitored_then_loss_then_the_rest():
     assert metric_items(LOGS, "val_accuracy") == ["val_accuracy 0.79167", "loss 0.0003247", "accuracy 1", "val_loss 1.9447"]
     assert metric_items({"loss": 0.5, "accuracy": 1.0}) == ["loss 0.5", "accuracy 1"]
+
+
+RUNNING = [
+    ("trial=07", 23, 100, "val_loss", 0.41234567),
+    ("trial=08", 5, 100, "val_loss", 1.2),
+    ("model.layers.0.units=64,optimizer.lr=0.001,seed=3", 12345, 20000, "val_accuracy", 0.98765),
+]
+
+
+@pytest.mark.parametrize("width", [60, 80, 200])
+def test_a_line_per_running_run_within_the_width_its_columns_aligned(width):
+    lines = running_lines(width, RUNNING)
+    assert len(lines) == 3 and all(len(line) <= width for line in lines)
+    assert lines[0].startswith("  trial=07 ") and lines[0].endswith("  epoch  23/100      val_loss 0.41235")
+    assert lines[1].endswith("  epoch   5/100      val_loss 1.2") and lines[2].endswith("epoch 12345/20000  val_accuracy 0.98765")
+    assert len({line.index("epoch") for line in lines}) == 1
+    long_name = RUNNING[2][0]
+    assert (long_name in lines[2]) == (width == 200) and ("…" in lines[2]) == (width < 200)  # cut in the middle
+    assert lines[2].startswith("  model.la") and "seed=3  epoch" in lines[2]
+
+
+def test_a_narrow_terminal_keeps_the_epoch_and_many_runs_end_in_a_count():
+    narrow = running_lines(30, RUNNING)
+    assert all(len(line) <= 30 and "epoch" in line and "val_" not in line for line in narrow)
+    many = [(f"seed={i}", i + 1, 50, "loss", 0.5) for i in range(12)]
+    lines = running_lines(80, many)
+    assert len(lines) == RUNNING_LINES and lines[-1] == f"  … {12 - RUNNING_LINES + 1} more running"
+    assert lines[0] == "  seed=0  epoch  1/50  loss 0.5" and running_lines(80, []) == []
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_a_sweep_under_a_terminal_shows_its_running_runs_and_leaves_nothing(tmp_path, columns):
+    args = ["sweep", CONFIGS / "xor.yaml", "--seeds", "2", "--workers", "1", "--no-plots", "--sweep-dir", "s"]
+    code, output = in_terminal([*args, "--set", "training.epochs=20000"], columns, tmp_path)
+    assert code == 0, output
+    shown = frames(output)
+    assert all(len(f) <= columns for f in shown if f.startswith(("runs ", "  seed=")))
+    running = [f for f in shown if f.startswith("  seed=")]
+    assert running and all(re.fullmatch(r"  seed=[01]  epoch +\d+/20000  loss \S+", f) for f in running), running
+    assert any(re.search(r"epoch +([2-9]|\d\d+)\d*/20000", f) for f in running)  # seen while running, past epoch 1
+    assert shown[-1] == "2 runs: 2 completed" and output.rstrip().endswith(shown[-1])
 
 
 @pytest.mark.parametrize("columns", [60, 80, 200])
@@ -264,3 +305,27 @@ def test_wide_shows_long_names_whole(in_tmp):
     narrow, wide = run("runs"), run("runs", "--wide")
     assert fits(narrow.stdout) and "…" in narrow.stdout and name[5:] not in narrow.stdout
     assert name[5:] in wide.stdout and not fits(wide.stdout)
+
+
+def test_cv_and_predict_show_user_text_as_it_is(tmp_path):
+    from conftest import run_cli
+    from nntrain.cli.cv import _table
+
+    doc = {"folds": 2, "repeats": 1, "runs": [{"repeat": 0, "fold": 0, "status": "completed", "examples": 3, "metrics": {"[bold]m": 0.5}}],
+           "mean": {"[bold]m": 0.5}, "std": {"[bold]m": 0.0}}  # fmt: skip
+    from rich.console import Console
+
+    out = Console(width=80, record=True)
+    out.print(_table(doc))
+    assert "[bold]m" in out.export_text()
+    csv = tmp_path / "d.csv"
+    csv.write_text("a,b,label\n" + "".join(f"{i % 3},{i % 5},[red]x{i % 2}\n" for i in range(40)))
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"name: c\ndata: {{source: csv, path: {csv.name}, target: label}}\n"
+        "model: {layers: [{units: 4, activation: tanh}, {units: 1, activation: sigmoid}]}\n"
+        "loss: binary_crossentropy\ntraining: {epochs: 2}\n"
+    )
+    assert run_cli("fit", config, "-q", "--no-plots", "--run-dir", tmp_path / "r").exit_code == 0
+    result = run_cli("predict", tmp_path / "r", "-i", "1,2")
+    assert result.exit_code == 0 and "[red]x" in result.stdout

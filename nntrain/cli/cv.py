@@ -91,7 +91,7 @@ def _report(result, as_json):
 def _table(doc):
     """A row per fold -- its repeat (with repeats), fold, held-out examples and metrics -- then the
     mean and std over the completed folds."""
-    from ._tables import add_columns, number_text, plain_table
+    from ._tables import add_columns, add_row, number_text, plain_table
 
     names = list(doc["mean"])
     repeats = doc["repeats"] > 1
@@ -104,9 +104,9 @@ def _table(doc):
     for r in doc["runs"]:
         fold = str(r["fold"]) + ("" if r["status"] == "completed" else f" ({r['status']})")
         cells = [str(r["repeat"]), fold] if repeats else [fold]
-        table.add_row(*cells, number_text(r["examples"]), *(number_text(r["metrics"].get(n)) for n in names))
+        add_row(table, *cells, number_text(r["examples"]), *(number_text(r["metrics"].get(n)) for n in names))
     table.add_section()
     for label in ("mean", "std"):
         cells = ["", label] if repeats else [label]
-        table.add_row(*cells, "", *(number_text(doc[label][n]) for n in names))
+        add_row(table, *cells, "", *(number_text(doc[label][n]) for n in names))
     return table

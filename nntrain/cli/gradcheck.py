@@ -69,7 +69,7 @@ def _failed(result, tolerance):
 
 def _print_table(result, tolerance):
     import numpy as np
-    from ._tables import plain_table
+    from ._tables import add_row, plain_table
 
     table = plain_table(
         f"gradient norms and their relative error, float64, {result.rows} examples, eps 1e-6",
@@ -84,7 +84,8 @@ def _print_table(result, tolerance):
         mark = "ok" if c.error <= tolerance else "FAIL"
         if not c.checked:
             mark = "all kinks"
-        table.add_row(
+        add_row(
+            table,
             c.name,
             "x".join(map(str, c.shape)),
             checked,

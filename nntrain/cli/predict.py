@@ -71,19 +71,17 @@ def _predict_rows(source, inputs, trace, as_json, threshold):
         return
     from rich.table import Table
 
+    from ._tables import add_row
+
     rich_table = Table()
-    rich_table.add_column("input")
     layers = len(records[0]["layers"])
-    if trace:
-        for i in range(layers - 1):
-            rich_table.add_column(f"layer {i}")
-    rich_table.add_column(f"output (layer {layers - 1})" if trace else "output")
     named = "class" in records[0]
-    if named:
-        rich_table.add_column("class")
+    columns = ["input", *(f"layer {i}" for i in range(layers - 1) if trace), f"output (layer {layers - 1})" if trace else "output"]
+    for name in [*columns, *(["class"] if named else [])]:
+        rich_table.add_column(name, overflow="fold")
     for record in records:
         shown = record["layers"] if trace else [record["output"]]
-        rich_table.add_row(_row(record["input"]), *(_row(a) for a in shown), *([str(record["class"])] if named else []))
+        add_row(rich_table, _row(record["input"]), *(_row(a) for a in shown), *([str(record["class"])] if named else []))
     console().print(rich_table)
 
 
