@@ -54,7 +54,7 @@ def test_the_forkserver_preloads_what_a_local_worker_needs():
     code = f"import importlib, sys; importlib.import_module({PRELOAD!r}); print(*sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     worker_needs = {"nntrain.sweep._worker", "nntrain.training.fit", "multiprocessing.popen_forkserver",
-                    "multiprocessing.sharedctypes", "multiprocessing.synchronize"}  # fmt: skip
+                    "multiprocessing.sharedctypes", "multiprocessing.synchronize", "multiprocessing.queues"}  # fmt: skip
     assert worker_needs <= set(loaded)
 
 

@@ -7,6 +7,8 @@ is drawn from the first step on (nothing for a run that fails before it, or has 
 leaves no frame behind. Elsewhere (a CI log, ``2>&1 | tee``) a plain line every
 ``NNTRAIN_PROGRESS_SECONDS`` seconds (default 10; 0: every epoch) and one at the last, no control
 characters.
+
+A sweep's line has, on a terminal, a line under it per running run (``running_lines``).
 """
 
 import os
@@ -14,6 +16,8 @@ import sys
 import time
 
 BAR_MIN, BAR_MAX = 8, 40  # the bar's width, before and after the metrics have taken their room
+RUNNING_LINES = 8  # lines for the running runs under a sweep's line, at most
+NAME_MIN = 8  # columns a run's name keeps before its metric gives way
 INTERVAL_VARIABLE = "NNTRAIN_PROGRESS_SECONDS"
 DEFAULT_INTERVAL = 10.0
 
@@ -66,6 +70,34 @@ def line_text(width, count, done, total, times, items):
     return text
 
 
+def running_lines(width, running, limit=RUNNING_LINES):
+    """The lines under a sweep's progress line, each of at most ``width`` columns, one per running run
+    of ``running`` ([(name, epoch, epochs, metric, value)], in the order shown) --
+    ``  trial=07  epoch  23/100  val_loss 0.412`` -- the columns aligned; a name too long is cut in the
+    middle, to ``NAME_MIN`` columns before the metric gives way. Past ``limit`` runs the last line
+    says how many more run."""
+    from ._tables import elide, number_text
+
+    shown = running if len(running) <= limit else running[: limit - 1]
+    if not shown:
+        return []
+    epochs = [f"epoch {epoch:>{len(str(total))}}/{total}" for _, epoch, total, _, _ in shown]
+    metrics = [f"{metric} {number_text(value)}" for _, _, _, metric, value in shown]
+    epoch_width, metric_width = max(map(len, epochs)), max(map(len, metrics))
+    names = [name for name, *_ in shown]
+    longest = max(map(len, names))
+    room = width - 4 - epoch_width  # for the name, around which two spaces either side
+    with_metric = min(longest, NAME_MIN) <= room - 2 - metric_width
+    name_width = max(0, min(longest, room - (2 + metric_width if with_metric else 0)))
+    lines = []
+    for name, epoch, metric in zip(names, epochs, metrics):
+        line = f"  {elide(name, name_width):<{name_width}}  {epoch:<{epoch_width}}" + (f"  {metric}" if with_metric else "")
+        lines.append(line.rstrip()[:width])
+    if len(running) > len(shown):
+        lines.append(f"  … {len(running) - len(shown)} more running"[:width])
+    return lines
+
+
 def plain_line(count, times, items):
     """The progress line for a log: every item, no bar."""
     return "  ".join([count, times, *items])
@@ -89,7 +121,8 @@ class Progress:
     """Progress of ``total`` units (epochs, runs) named ``label``, begun with ``begin()`` and advanced
     with ``update(done, items)``; a context manager that leaves no frame on the terminal. ``quiet``:
     nothing at all. ``begin`` may come late (the first step of a resumed run): the ETA counts from
-    the units done by then."""
+    the units done by then. ``below``: a function of the width -> the lines drawn under the line on
+    a terminal, redrawn with it (4 times a second; called from rich's refresh thread)."""
 
     def __init__(self, label, total, quiet=False, console=None):
         self.label, self.total, self.quiet = label, total, quiet
@@ -99,6 +132,7 @@ class Progress:
         self.first = self.done = 0
         self.items = []
         self.last_line = None
+        self.below = None
 
     def __enter__(self):
         return self
@@ -136,8 +170,12 @@ class Progress:
         return count, f"{clock(elapsed)} eta {clock(eta(elapsed, self.done - self.first, self.total - self.first))}"
 
     def __rich_console__(self, console, options):
+        from rich.text import Text
+
         count, times = self._parts()
         yield line_text(options.max_width, count, self.done, self.total, times, self.items)
+        for line in self.below(options.max_width) if self.below is not None else ():
+            yield Text(line, no_wrap=True, overflow="crop")
 
     def __exit__(self, *exc):
         if self.live is not None:

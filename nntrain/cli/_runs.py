@@ -3,6 +3,7 @@ and the end -- a report, exit 1 if a run did not complete, exit 130 on Ctrl-C wi
 and the options they share."""
 
 import contextlib
+import inspect
 import signal
 import threading
 from typing import Annotated, Optional
@@ -29,7 +30,8 @@ def run_with_progress(run, *, quiet, header, report, interrupted, folder, maximi
     once the directory exists (``todo_text(todo)``: what a resume does with the runs); ``report(result)`` prints what
     ran and says whether every run completed (else exit 1); on Ctrl-C (the exception
     ``interrupted``, holding the ``result`` so far) it reports what finished and exits 130, naming
-    ``folder(result)``. ``maximize``: a search's direction, for the best trial so far on the line."""
+    ``folder(result)``. ``maximize``: a search's direction, for the best trial so far on the line.
+    A ``run`` that takes ``on_progress`` (run_sweep's) shows its running runs under the line."""
     from nntrain.errors import Failed, Interrupted
 
     progress = RunsProgress(quiet, maximize)
@@ -41,7 +43,8 @@ def run_with_progress(run, *, quiet, header, report, interrupted, folder, maximi
     with _stops_like_ctrl_c() as received:
         try:
             with progress:
-                result = run(on_start=on_start, on_result=progress.advance)
+                watch = {"on_progress": progress.report} if not quiet and "on_progress" in inspect.signature(run).parameters else {}
+                result = run(on_start=on_start, on_result=progress.advance, **watch)
         except interrupted as stop:
             report(stop.result)
             raise Interrupted(f"interrupted; finished runs are in {folder(stop.result)}", received.get("signal", signal.SIGINT)) from None
@@ -107,13 +110,19 @@ def backend_text(backend):
 
 class RunsProgress:
     """The finished runs on stderr (see ``_progress``), from when the runs start: how many, the best
-    trial so far of a search (``maximize``: its direction), how many were pruned and failed."""
+    trial so far of a search (``maximize``: its direction), how many were pruned and failed; on a
+    terminal, a line under it per running run: its epoch and its latest metric (see ``report``)."""
 
     def __init__(self, quiet, maximize=None):
         self.quiet, self.maximize = quiet, maximize
         self.progress = None
         self.failed = self.pruned = 0
         self.best = None  # (objective, run directory name)
+        # Run directory name -> (epoch, epochs, metric, value), in the order they were first heard of;
+        # written by the driver's watch thread, read by rich's refresh thread.
+        self.running = {}
+        self.finished = set()  # a late report of a finished run does not bring it back
+        self.lock = threading.Lock()
 
     def __enter__(self):
         return self
@@ -122,11 +131,29 @@ class RunsProgress:
         from ._progress import Progress
 
         self.progress = Progress("runs", total, quiet=self.quiet)
+        self.progress.below = self.running_lines
         self.progress.begin()
+
+    def report(self, name, epoch, epochs, metric, value):
+        """Run ``name`` has done ``epoch`` of its ``epochs``; its latest ``metric`` is ``value`` (run_sweep's ``on_progress``)."""
+        with self.lock:
+            if name not in self.finished:
+                self.running[name] = (epoch, epochs, metric, value)
+
+    def running_lines(self, width):
+        """The lines under the progress line: a run's per line, in the order they were first heard of."""
+        from ._progress import running_lines
+
+        with self.lock:
+            running = [(name, *state) for name, state in self.running.items()]
+        return running_lines(width, running)
 
     def advance(self, entry):
         from ._tables import number_text
 
+        with self.lock:
+            self.finished.add(entry["dir"])
+            self.running.pop(entry["dir"], None)
         self.failed += entry["status"] in ("failed", "diverged")
         self.pruned += entry["status"] == "pruned"
         value = entry.get("objective")

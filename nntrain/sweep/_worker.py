@@ -11,8 +11,10 @@ about as long as a whole 500-epoch XOR run takes to train).
 
 import contextlib
 import math
+import queue
 import signal
 import tempfile
+import time
 import traceback
 import warnings
 from pathlib import Path
@@ -28,7 +30,10 @@ from ..training.fit import Interrupted, fit, resume as resume_run
 ExperimentConfig.model_rebuild()  # the validator, built now (see the module's docstring)
 
 
-def execute(config, plots=False, should_stop=None, run_dir=None, resume=False, files=None, trial=None):
+REPORT_SECONDS = 0.5  # a local run's progress, at most this often (see ``reporting``)
+
+
+def execute(config, plots=False, should_stop=None, run_dir=None, resume=False, files=None, trial=None, report=None):
     """Run one resolved config; returns its status, error, summary and files.
 
     With ``run_dir`` (a local worker, which shares the driver's disk) the run is written there, exactly
@@ -37,7 +42,8 @@ def execute(config, plots=False, should_stop=None, run_dir=None, resume=False, f
     the driver to write; nothing is left on the worker. ``resume``: go on with the stopped run in
     ``run_dir``, as ``nntrain fit --resume`` does; a Dask worker gets the run's ``files`` instead
     (they are its run to resume). ``should_stop()`` is asked after every step (main thread only).
-    ``trial``: a search's pruning (``pruning``), asked after every epoch.
+    ``trial``: a search's pruning (``pruning``), asked after every epoch; ``report``: an ``on_epoch``
+    that says how far the run is (``reporting``), called before the pruning.
     """
     on_step = None
     if should_stop is not None:
@@ -60,7 +66,7 @@ def execute(config, plots=False, should_stop=None, run_dir=None, resume=False, f
                 _write_files(run_dir, files)
                 resume = True
         try:
-            on_epoch = pruning(trial) if trial is not None else None
+            on_epoch = _in_turn(report, pruning(trial) if trial is not None else None)
             if resume:
                 resume_run(run_dir, on_epoch=on_epoch, on_step=on_step, plots=plots)
             else:
@@ -111,6 +117,42 @@ def pruning(trial):
     return on_epoch
 
 
+def reporting(progress, name, epochs, metric=None, clock=time.monotonic, every=REPORT_SECONDS):
+    """``on_epoch`` that puts ``(name, epoch, epochs, metric, value)`` on ``progress`` (a queue the driver
+    drains) after the first epoch, then at most every ``every`` seconds: the run ``name`` has done
+    ``epoch`` of its ``epochs``, and its latest ``metric`` (None: val_loss if it logs one, else loss) is
+    ``value``. It never waits: a report that finds the queue full is dropped -- the next one tells more."""
+    last = -math.inf
+
+    def on_epoch(epoch, logs):
+        nonlocal last
+        now = clock()
+        if now - last < every:
+            return None
+        last = now
+        shown = metric or ("val_loss" if "val_loss" in logs else "loss")
+        value = logs.get(shown)
+        try:
+            progress.put_nowait((name, epoch, epochs, shown, None if value is None else float(value)))
+        except queue.Full:
+            pass
+        return None
+
+    return on_epoch
+
+
+def _in_turn(first, second):
+    """One ``on_epoch`` calling ``first`` then ``second`` (either may be None), with ``second``'s verdict."""
+    if first is None or second is None:
+        return first or second
+
+    def on_epoch(epoch, logs):
+        first(epoch, logs)
+        return second(epoch, logs)
+
+    return on_epoch
+
+
 def _write_files(run_dir, files):
     """A run's files ({relative POSIX path: bytes}) into ``run_dir``, to go on with it."""
     for name, data in files.items():
@@ -119,12 +161,16 @@ def _write_files(run_dir, files):
 
 
 _STOP = None  # the local pool's stop flag (shared memory), in each worker process
+_PROGRESS = None  # the local pool's progress queue (see ``reporting``), or None
 
 
-def init_local_worker(stop):
-    """Set up a worker of the local pool, once, before its first run."""
-    global _STOP
-    _STOP = stop
+def init_local_worker(stop, progress=None):
+    """Set up a worker of the local pool, once, before its first run (``progress``: the queue its runs
+    report to)."""
+    global _STOP, _PROGRESS
+    _STOP, _PROGRESS = stop, progress
+    if progress is not None:
+        progress.cancel_join_thread()  # a worker that ends never waits for reports nobody reads
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     # One BLAS thread per worker: the workers already fill the cores, and the same thread count
     # whatever the number of workers keeps the arithmetic, and so the weights, the same (Dask's
@@ -134,9 +180,13 @@ def init_local_worker(stop):
     warnings.filterwarnings("ignore", category=NNTrainWarning)
 
 
-def execute_local(config, plots, run_dir, resume=False, trial=None):
+def execute_local(config, plots, run_dir, resume=False, trial=None, metric=None):
     """A run in the local pool, written to ``run_dir`` (``resume``: the stopped run there goes on;
-    ``trial``: a search's pruning): "cancelled" if the driver asked to stop before it started."""
+    ``trial``: a search's pruning; ``metric``: the one its progress reports, see ``reporting``):
+    "cancelled" if the driver asked to stop before it started."""
     if _STOP.value:
         return {"status": "cancelled", "files": {}}
-    return execute(config, plots, should_stop=lambda: _STOP.value, run_dir=run_dir, resume=resume, trial=trial)
+    report = None
+    if _PROGRESS is not None:
+        report = reporting(_PROGRESS, Path(run_dir).name, config["training"]["epochs"], metric)
+    return execute(config, plots, should_stop=lambda: _STOP.value, run_dir=run_dir, resume=resume, trial=trial, report=report)

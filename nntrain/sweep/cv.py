@@ -140,7 +140,7 @@ def _variant(config_path, overrides, seed, folds, repeats, repeat, fold):
 # Running and judging the folds
 
 
-def run_cv(plan, *, cv_dir=None, runs_root="runs", workers=None, scheduler=None, on_start=None, on_result=None, plots=False):
+def run_cv(plan, *, cv_dir=None, runs_root="runs", workers=None, scheduler=None, on_start=None, on_result=None, on_progress=None, plots=False):
     """Run the folds of ``plan`` (``plan_cv``'s) as ``run_sweep`` runs a sweep, judge every completed
     fold on the fold it held out, and write cv.json and oof.csv into the cv directory; returns a CVResult.
 
@@ -152,16 +152,16 @@ def run_cv(plan, *, cv_dir=None, runs_root="runs", workers=None, scheduler=None,
     """
     if cv_dir is not None and Path(cv_dir).exists():
         raise RunError(f"{cv_dir}: already exists; cross-validations are never overwritten, choose a new --cv-dir")
-    where = dict(sweep_dir=cv_dir, runs_root=runs_root, workers=workers, scheduler=scheduler, plots=plots)
+    where = dict(sweep_dir=cv_dir, runs_root=runs_root, workers=workers, scheduler=scheduler, plots=plots, on_progress=on_progress)
     return _judged(plan, run_sweep, plan, **where, on_start=on_start, on_result=on_result)
 
 
-def resume_cv(cv_dir, *, workers=None, scheduler=None, on_start=None, on_result=None):
+def resume_cv(cv_dir, *, workers=None, scheduler=None, on_start=None, on_result=None, on_progress=None):
     """Go on with the cross-validation in ``cv_dir`` that stopped, as ``resume_sweep`` goes on with a
     sweep, then judge its folds and write cv.json and oof.csv anew; returns a CVResult. The folds kept
     are judged too (``on_result`` gets their entries first)."""
     plan = reopen(cv_dir, "cv")[0]
-    return _judged(plan, resume_sweep, cv_dir, workers=workers, scheduler=scheduler, on_start=on_start, on_result=on_result)
+    return _judged(plan, resume_sweep, cv_dir, workers=workers, scheduler=scheduler, on_start=on_start, on_result=on_result, on_progress=on_progress)
 
 
 def _judged(plan, run, *args, on_start, on_result, **kwargs):

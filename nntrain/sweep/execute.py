@@ -25,6 +25,8 @@ of workers or the order the runs finish in, and Dask workers need no shared file
 data that a config reads from a file (``data.path``), which every worker must find at the same path.
 """
 
+import queue
+import threading
 import warnings
 
 from ..config import FILE_SOURCES
@@ -45,7 +47,17 @@ class SweepInterrupted(KeyboardInterrupt):
 
 
 def run_sweep(
-    plan, *, sweep_dir=None, runs_root="runs", workers=None, scheduler=None, on_start=None, on_result=None, plots=False, kind="sweep"
+    plan,
+    *,
+    sweep_dir=None,
+    runs_root="runs",
+    workers=None,
+    scheduler=None,
+    on_start=None,
+    on_result=None,
+    on_progress=None,
+    plots=False,
+    kind="sweep",
 ):
     """Run every variant of ``plan`` and write the sweep directory; returns a SweepResult.
 
@@ -56,7 +68,11 @@ def run_sweep(
     called once the directory exists (``backend``: sweep.json's description of where the runs go;
     ``todo``: SweepResult.todo), ``on_result(entry)`` with each run's sweep.json entry as it
     finishes. A failing run is recorded and the others go on. ``plots``: each run draws its
-    curves.png (and decision_boundary.png), as ``fit(..., plots=True)``.
+    curves.png (and decision_boundary.png), as ``fit(..., plots=True)``. ``on_progress(dir, epoch,
+    epochs, metric, value)``: how far a running run is -- ``epoch`` of its ``epochs`` done, its latest
+    ``metric`` (val_loss if it logs one, else loss; a search's metric) -- after its first epoch and
+    then at most every 0.5 s, called from a thread of the driver's; local runs only (a Dask run is
+    heard of when it finishes).
 
     Ctrl-C cancels the runs that have not started; local runs already running finish their step,
     write a checkpoint and come back "interrupted" (on Dask they are abandoned). The finished runs
@@ -70,10 +86,11 @@ def run_sweep(
         with runs.writing(path, kind):
             write_plan(path, plan, plots, kind)
             record = SweepRecord.new(path, plan, pool.description)
-            return _drive(pool, record, plan, dict.fromkeys(range(len(plan.variants)), "start"), plots, on_start, on_result)
+            jobs = dict.fromkeys(range(len(plan.variants)), "start")
+            return _drive(pool, record, plan, jobs, plots, on_start, on_result, on_progress)
 
 
-def resume_sweep(sweep_dir, *, workers=None, scheduler=None, on_start=None, on_result=None, kind="sweep"):
+def resume_sweep(sweep_dir, *, workers=None, scheduler=None, on_start=None, on_result=None, on_progress=None, kind="sweep"):
     """Go on with the sweep in ``sweep_dir`` that stopped (see ``nntrain.sweep.record`` for what
     becomes of each run; a search's, see ``nntrain.sweep.search``); returns a SweepResult, whose ``trained`` is False when every run had
     finished. The arguments and Ctrl-C are ``run_sweep``'s; ``on_result`` is called first with the
@@ -81,7 +98,7 @@ def resume_sweep(sweep_dir, *, workers=None, scheduler=None, on_start=None, on_r
     if kind == "sweep" and saved_kind(sweep_dir) == "search":
         from .search import resume_search
 
-        return resume_search(sweep_dir, workers=workers, scheduler=scheduler, on_start=on_start, on_result=on_result)
+        return resume_search(sweep_dir, workers=workers, scheduler=scheduler, on_start=on_start, on_result=on_result, on_progress=on_progress)
     plan, plots, record = reopen(sweep_dir, kind)
     with runs.writing(record.path, kind):
         jobs = record.settle()
@@ -91,12 +108,12 @@ def resume_sweep(sweep_dir, *, workers=None, scheduler=None, on_start=None, on_r
             return record.result()
         with _open_pool([v.config for v in plan.variants], len(jobs), workers, scheduler) as pool:
             record.reopen(pool.description)
-            return _drive(pool, record, plan, jobs, plots, on_start, on_result)
+            return _drive(pool, record, plan, jobs, plots, on_start, on_result, on_progress)
 
 
-def _drive(pool, record, plan, jobs, plots, on_start, on_result):
+def _drive(pool, record, plan, jobs, plots, on_start, on_result, on_progress=None):
     """Run ``jobs`` ({index in the plan: "start" | "restart" | "resume"}) on ``pool`` and record them."""
-    pending = _Pending(pool, record)
+    pending = _Pending(pool, record, on_progress)
     try:
         if on_start is not None:
             on_start(record.path, len(plan.variants), pool.description, record.todo)
@@ -141,19 +158,25 @@ def _open_pool(configs, n_runs, workers, scheduler):
 
 
 class _Pending:
-    """The runs handed to a pool that have not come back: future -> the run's index in the plan."""
+    """The runs handed to a pool that have not come back: future -> the run's index in the plan.
+    ``on_progress``: see ``run_sweep``; ``metric``: the one the runs report (a search's)."""
 
-    def __init__(self, pool, record):
+    def __init__(self, pool, record, on_progress=None, metric=None):
         self.pool = pool
         self.record = record
         self.futures = {}
+        self.metric = metric
+        self.watch = _Watch(pool.progress, on_progress) if pool.progress is not None and on_progress is not None else None
 
     def submit(self, variants, jobs, plots, trial=None):
         """``jobs``: {index: "start" | "restart" | "resume"}; ``trial``: a search's pruning (see _worker)."""
+        if self.watch is not None:
+            self.watch.start()
         for i, action in jobs.items():
             variant = variants[i]
             config = variant.config.model_dump(mode="json")
-            future = self.pool.submit(config, plots, self.record.path / variant.dirname, resume=action == "resume", trial=trial)
+            run_dir = self.record.path / variant.dirname
+            future = self.pool.submit(config, plots, run_dir, resume=action == "resume", trial=trial, metric=self.metric)
             self.futures[future] = i
 
     def collect(self, on_result=None):
@@ -170,9 +193,44 @@ class _Pending:
             self.record.cancel(self.futures.pop(future))
 
     def abandon(self):
-        """Give up on what has not come back (after a second Ctrl-C, say); ``SweepRecord.close`` marks them."""
+        """Give up on what has not come back (after a second Ctrl-C, say); ``SweepRecord.close`` marks
+        them. No more progress is reported."""
+        if self.watch is not None:
+            self.watch.stop()
         if self.futures:
             self.pool.cancel(list(self.futures))
+
+
+class _Watch:
+    """A thread of the driver that hands each report of a running run, from ``progress`` (the pool's
+    queue), to ``on_progress(dir, epoch, epochs, metric, value)``, until ``stop()``."""
+
+    POLL = 0.1  # seconds: how soon the thread sees stop()
+
+    def __init__(self, progress, on_progress):
+        self.progress, self.on_progress = progress, on_progress
+        self.stopped = threading.Event()
+        self.thread = None
+
+    def start(self):
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._drain, name="nntrain-sweep-progress", daemon=True)
+            self.thread.start()
+
+    def _drain(self):
+        while not self.stopped.is_set():
+            try:
+                report = self.progress.get(timeout=self.POLL)
+            except queue.Empty:
+                continue
+            except (OSError, ValueError, EOFError):  # the queue is closed: the pool is gone
+                return
+            self.on_progress(*report)
+
+    def stop(self):
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join(timeout=1.0)
 
 
 def _outcome(future):

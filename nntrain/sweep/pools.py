@@ -1,8 +1,10 @@
 """Where a sweep's runs run: a local process pool or a Dask cluster, behind one small interface.
 
 A pool is a context manager with ``description`` (sweep.json's ``backend``), ``size`` (its workers),
-``submit(config, plots, run_dir, resume, trial)`` -> a future of the worker's outcome (see ``nntrain.sweep._worker.execute``),
-``as_completed(futures)`` and ``cancel(futures)`` -> the futures that will never run.
+``submit(config, plots, run_dir, resume, trial, metric)`` -> a future of the worker's outcome (see ``nntrain.sweep._worker.execute``),
+``as_completed(futures)``, ``cancel(futures)`` -> the futures that will never run, and ``progress``: a
+queue of the running runs' reports (see ``nntrain.sweep._worker.reporting``), or None where the runs
+report nothing until they finish (Dask).
 
 The local pool's workers are forked from a server that imported this module (see
 ``nntrain.sweep._forkserver``): so it imports what a local worker needs, the worker's own module and
@@ -11,6 +13,7 @@ what the worker unpickles.
 
 # What a local worker unpickles: loaded once in the forkserver rather than in every worker.
 import multiprocessing.popen_forkserver
+import multiprocessing.queues
 import multiprocessing.sharedctypes
 import multiprocessing.synchronize  # noqa: F401
 import os
@@ -37,23 +40,27 @@ class LocalPool:
     Idle workers ignore SIGINT: Ctrl-C is the driver's. The driver sets a flag that a queued run
     sees before it starts (it comes back "cancelled") and a running one after each step: fit then
     writes a checkpoint and stops, as on SIGTERM (it comes back "interrupted", with its files).
+    The running runs report how far they are to ``progress``, a queue the driver drains.
     """
+
+    PROGRESS_SIZE = 256  # reports waiting at most (a few kB: the workers' writes never fill the pipe)
 
     def __init__(self, workers):
         context = forkserver.start()
         # A flag in shared memory, read without a lock: every step of every run reads it, and a lock
         # shared by all workers would make them wait for each other.
         self.stop = context.RawValue("b", 0)
+        self.progress = context.Queue(self.PROGRESS_SIZE)
         self.executor = ProcessPoolExecutor(
-            workers, mp_context=context, initializer=init_local_worker, initargs=(self.stop,)
+            workers, mp_context=context, initializer=init_local_worker, initargs=(self.stop, self.progress)
         )
         self.description = {"kind": "local", "workers": workers}
         self.size = workers
 
-    def submit(self, config, plots, run_dir, resume=False, trial=None):
+    def submit(self, config, plots, run_dir, resume=False, trial=None, metric=None):
         """Run ``config`` in a worker, which writes its run to ``run_dir`` itself (``resume``: goes on
-        with the run there; ``trial``: a search's pruning)."""
-        return self.executor.submit(execute_local, config, plots, run_dir, resume, trial)
+        with the run there; ``trial``: a search's pruning; ``metric``: the one its progress reports)."""
+        return self.executor.submit(execute_local, config, plots, run_dir, resume, trial, metric)
 
     def as_completed(self, futures):
         return as_completed(futures)
@@ -69,11 +76,14 @@ class LocalPool:
     def __exit__(self, *exc):
         self.stop.value = 1
         self.executor.shutdown(wait=True, cancel_futures=True)
+        self.progress.close()
 
 
 class DaskCluster:
     """The workers of a Dask distributed scheduler (``tcp://HOST:PORT``); needs ``nntrain[dask]`` here and
-    nntrain on the workers."""
+    nntrain on the workers. Its runs report nothing until they finish (``progress`` is None)."""
+
+    progress = None
 
     def __init__(self, address):
         try:
@@ -92,9 +102,10 @@ class DaskCluster:
         self.description = {"kind": "dask", "scheduler": address}
         self.size = len(self.client.scheduler_info().get("workers", {})) or 1  # a search's batch
 
-    def submit(self, config, plots, run_dir, resume=False, trial=None):
+    def submit(self, config, plots, run_dir, resume=False, trial=None, metric=None):
         """Run ``config`` on a worker, which sends the run's files back (``run_dir`` is this machine's;
-        ``resume``: its files go to the worker, which goes on with the run)."""
+        ``resume``: its files go to the worker, which goes on with the run; ``metric``: unused, the
+        run reports nothing until it finishes)."""
         files = {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()} if resume else None
         return self.client.submit(execute, config, plots, files=files, trial=trial, pure=False)
 

@@ -174,7 +174,9 @@ def _check_metric(base, metric, label):
 # Running
 
 
-def run_search(plan, *, sweep_dir=None, runs_root="runs", workers=None, scheduler=None, on_start=None, on_result=None, plots=False):
+def run_search(
+    plan, *, sweep_dir=None, runs_root="runs", workers=None, scheduler=None, on_start=None, on_result=None, on_progress=None, plots=False
+):
     """Run the search ``plan`` (``plan_search``'s) into a new sweep directory; a SweepResult, its runs
     the trials in the order asked. The arguments are ``run_sweep``'s."""
     optuna = _optuna()
@@ -185,10 +187,10 @@ def run_search(plan, *, sweep_dir=None, runs_root="runs", workers=None, schedule
             study = _study(optuna, path, plan, create=True)
             write_plan(path, plan.sweep_plan(), plots, KIND, extra=_plan_extra(plan))
             record = SweepRecord.new(path, plan.sweep_plan(), pool.description)
-            return _Search(optuna, pool, plan, study, record, plots).run(on_start, on_result)
+            return _Search(optuna, pool, plan, study, record, plots, on_progress=on_progress).run(on_start, on_result)
 
 
-def resume_search(sweep_dir, *, workers=None, scheduler=None, on_start=None, on_result=None):
+def resume_search(sweep_dir, *, workers=None, scheduler=None, on_start=None, on_result=None, on_progress=None):
     """Go on with a search that stopped: its trials kept, resumed or started as ``resume_sweep`` does,
     then the trials not yet asked."""
     optuna = _optuna()
@@ -201,7 +203,7 @@ def resume_search(sweep_dir, *, workers=None, scheduler=None, on_start=None, on_
         pool = _open_pool([v.config for v in sweep_plan.variants if v.config is not None], plan.search.trials, workers, scheduler)
         with pool:
             record.reopen(pool.description)
-            search = _Search(optuna, pool, plan, study, record, plots, sweep_plan.variants)
+            search = _Search(optuna, pool, plan, study, record, plots, sweep_plan.variants, on_progress)
             return search.run(on_start, on_result, jobs)
 
 
@@ -249,12 +251,12 @@ def _plan_from(sweep_plan, saved):
 class _Search:
     """The loop: ask a batch, run it, tell it -- until the plan's trials are done."""
 
-    def __init__(self, optuna, pool, plan, study, record, plots, variants=()):
+    def __init__(self, optuna, pool, plan, study, record, plots, variants=(), on_progress=None):
         self.optuna, self.pool, self.plan, self.study, self.record, self.plots = optuna, pool, plan, study, record, plots
         self.variants = list(variants)
         self.batch = max(1, pool.size)
         self.width = len(str(plan.search.trials - 1))
-        self.pending = _Pending(pool, record)
+        self.pending = _Pending(pool, record, on_progress, plan.metric)
 
     def run(self, on_start, on_result, jobs=None):
         """The trials of ``jobs`` (a resume's: {index in sweep.json: action}) first, then new batches."""
