@@ -27,6 +27,7 @@ from .plan import SweepPlan, Variant
 SWEEP_FILE = "sweep.json"
 PLAN_FILE = "plan.json"
 FINISHED = ("completed", "diverged", "failed", "pruned")  # what a resume keeps
+KIND_SEARCH = "search"
 # What a run stopped before its first checkpoint may hold: nntrain's own files, nothing trained.
 FIRST_FILES = {runs.CONFIG, runs.SUMMARY, runs.DATA, runs.METRICS, runs.DIAGNOSTICS, runs.WEIGHTS}
 
@@ -191,13 +192,14 @@ def reopen(path, kind="sweep", with_saved=False):
         raise RunError(f"{path}: a {saved['kind']} directory; go on with it with: nntrain {command} --resume {path}")
     try:
         entries, variants = doc["runs"], saved["variants"]
-        if [e["dir"] for e in entries] != [v["dir"] for v in variants]:
+        if kind != KIND_SEARCH and [e["dir"] for e in entries] != [v["dir"] for v in variants]:
             raise RunError(f"{path}: {SWEEP_FILE} and {PLAN_FILE} list different runs")
+        # A search's plan.json holds no trials: it makes each from its config's text and the trial's values.
         plan = SweepPlan(
             Path(doc["config"]),
             doc["name"],
             doc["grid"],
-            [Variant(v["dir"], e["values"], _config(path, v)) for e, v in zip(entries, variants)],
+            [] if kind == KIND_SEARCH else [Variant(v["dir"], e["values"], _config(path, v)) for e, v in zip(entries, variants)],
         )
         record = SweepRecord(path, doc, {})
         return (plan, bool(saved["plots"]), record, saved) if with_saved else (plan, bool(saved["plots"]), record)

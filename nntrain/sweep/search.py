@@ -28,7 +28,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from ..config import load_config
+from ..config import load_config, parse_config
 from ..config.loading import split_assignment
 from ..config.search import Dimension, SearchConfig
 from ..errors import ConfigError, NNTrainWarning, RunError, UsageError
@@ -37,10 +37,10 @@ from ..nn.metrics import higher_is_better
 from ..runs import store as runs
 from .execute import SweepInterrupted, _open_pool, _Pending
 from .plan import SweepPlan, Variant, _yaml_text
-from .record import SweepRecord, reopen, write_plan
+from .record import KIND_SEARCH, SweepRecord, reopen, write_plan
 
 STUDY_FILE = "study.journal"
-KIND = "search"
+KIND = KIND_SEARCH  # plan.json's kind of a search directory
 
 
 @dataclass
@@ -55,6 +55,19 @@ class SearchPlan:
     metric: str
     direction: str  # minimize | maximize
     base: object = None  # the config without its sweep section (ExperimentConfig)
+    config_text: str = ""  # the config file as it was read: every trial's config is made from it
+
+    def trial(self, index, values):
+        """(Variant ``trial=<index>`` of ``values``, None), or (the Variant without a config, the error)
+        for values the config refuses."""
+        name = f"trial={index:0{len(str(self.search.trials - 1))}d}"
+        items = [(f"{key}={_yaml_text(value)}", f"{name}: {key}={_yaml_text(value)}") for key, value in values.items()]
+        try:
+            config = parse_config(self.config_text, self.config_path, [*self.overrides, *items])
+        except ConfigError as e:
+            return Variant(name, values, None), str(e)
+        config.sweep = None
+        return Variant(name, values, config), None
 
     def sweep_plan(self, variants=()):
         """The SweepPlan of the trials so far (sweep.json's and plan.json's view of them)."""
@@ -104,6 +117,7 @@ def plan_search(config_path, *, method=None, trials=None, space=(), metric=None,
     naming what is wrong, before anything runs or is written."""
     config_path = Path(config_path)
     base = load_config(config_path, overrides)
+    text = config_path.read_text(encoding="utf-8")  # as load_config read it: the trials are made from it
     given = {k: v for k, v in dict(method=method, trials=trials, metric=metric, prune=prune, seed=seed).items() if v is not None}
     search = _settings(base.sweep, given)
     dims = _space(base.sweep, space)
@@ -115,7 +129,7 @@ def plan_search(config_path, *, method=None, trials=None, space=(), metric=None,
     base.sweep = None
     _check_metric(base, metric, "--metric" if "metric" in given else f"{config_path}: sweep.search.metric")
     direction = search.direction or ("maximize" if higher_is_better(metric) else "minimize")
-    return SearchPlan(config_path, base.name, list(overrides), search, dims, metric, direction, base)
+    return SearchPlan(config_path, base.name, list(overrides), search, dims, metric, direction, base, text)
 
 
 def _settings(sweep, given):
@@ -196,14 +210,15 @@ def resume_search(sweep_dir, *, workers=None, scheduler=None, on_start=None, on_
     optuna = _optuna()
     sweep_plan, plots, record, saved = reopen(sweep_dir, KIND, with_saved=True)
     plan = _plan_from(sweep_plan, saved)
+    variants = [plan.trial(i, entry["values"])[0] for i, entry in enumerate(record.entries)]
     with runs.writing(record.path, "sweep"):
         jobs = record.settle()
         study = _study(optuna, record.path, plan, create=False)
         _fail_unrecorded(optuna, study, record)
-        pool = _open_pool([v.config for v in sweep_plan.variants if v.config is not None], plan.search.trials, workers, scheduler)
+        pool = _open_pool([plan.base], plan.search.trials, workers, scheduler)
         with pool:
             record.reopen(pool.description)
-            search = _Search(optuna, pool, plan, study, record, plots, sweep_plan.variants, on_progress)
+            search = _Search(optuna, pool, plan, study, record, plots, variants, on_progress)
             return search.run(on_start, on_result, jobs)
 
 
@@ -237,7 +252,10 @@ def _study(optuna, path, plan, create):
 
 
 def _plan_extra(plan):
-    return {"search": plan.search.model_dump(mode="json"), "overrides": [list(o) if isinstance(o, tuple) else o for o in plan.overrides]}
+    """What plan.json keeps of a search, written once: its settings, overrides and config text (its
+    trials are made from them and their values in sweep.json, so the file need not grow with them)."""
+    overrides = [list(o) if isinstance(o, tuple) else o for o in plan.overrides]
+    return {"search": plan.search.model_dump(mode="json"), "overrides": overrides, "config_text": plan.config_text}
 
 
 def _plan_from(sweep_plan, saved):
@@ -245,7 +263,12 @@ def _plan_from(sweep_plan, saved):
     space = {k: Dimension.model_validate(v) for k, v in grid["space"].items()}
     overrides = [tuple(o) if isinstance(o, list) else o for o in saved.get("overrides", [])]
     search = SearchConfig.model_validate(saved["search"])
-    return SearchPlan(sweep_plan.config_path, sweep_plan.name, overrides, search, space, grid["metric"], grid["direction"])
+    plan = SearchPlan(sweep_plan.config_path, sweep_plan.name, overrides, search, space, grid["metric"], grid["direction"])
+    plan.config_text = saved["config_text"]
+    base = parse_config(plan.config_text, plan.config_path, plan.overrides)
+    base.sweep = None
+    plan.base = base
+    return plan
 
 
 class _Search:
@@ -255,7 +278,6 @@ class _Search:
         self.optuna, self.pool, self.plan, self.study, self.record, self.plots = optuna, pool, plan, study, record, plots
         self.variants = list(variants)
         self.batch = max(1, pool.size)
-        self.width = len(str(plan.search.trials - 1))
         self.pending = _Pending(pool, record, on_progress, plan.metric)
 
     def run(self, on_start, on_result, jobs=None):
@@ -311,7 +333,7 @@ class _Search:
             index = len(entries)
             trial = self._ask(index)
             values = {key: self._suggest(trial, key, dim) for key, dim in self.plan.space.items()}
-            variant, error = self._variant(index, values)
+            variant, error = self.plan.trial(index, values)
             self.variants.append(variant)
             entries.append({"dir": variant.dirname, "values": values, "status": "pending", "trial": trial.number, "batch": batch})
             if error is None:
@@ -319,7 +341,6 @@ class _Search:
             else:  # values the config refuses (a rule between fields): a failed trial, the others go on
                 entries[-1].update(status="failed", error=error)
                 self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
-        write_plan(self.record.path, self.plan.sweep_plan(self.variants), self.plots, KIND, extra=_plan_extra(self.plan))
         self.record.write()
         return jobs
 
@@ -340,17 +361,6 @@ class _Search:
         if dim.kind == "int":
             return trial.suggest_int(key, int(dim.low), int(dim.high), log=dim.log)
         return trial.suggest_float(key, dim.low, dim.high, log=dim.kind == "loguniform")
-
-    def _variant(self, index, values):
-        """(Variant, None), or (a Variant without a config, the error) for values the config refuses."""
-        name = f"trial={index:0{self.width}d}"
-        items = [(f"{key}={_yaml_text(value)}", f"{name}: {key}={_yaml_text(value)}") for key, value in values.items()]
-        try:
-            config = load_config(self.plan.config_path, [*self.plan.overrides, *items])
-        except ConfigError as e:
-            return Variant(name, values, None), str(e)
-        config.sweep = None
-        return Variant(name, values, config), None
 
     # telling
 
