@@ -86,7 +86,8 @@ def test_median_pruning_stops_trials_that_fall_behind_and_keeps_their_files(tmp_
     assert all(r["batch"] >= 3 for r in pruned)  # Optuna's MedianPruner waits for 5 finished trials
     for entry in pruned:
         summary = read_summary(tmp_path / "s" / entry["dir"])
-        assert summary["status"] == "pruned" and summary["epochs"] < 80 and not (tmp_path / "s" / entry["dir"] / "checkpoint.npz").exists()
+        assert summary["status"] == "pruned" and not (tmp_path / "s" / entry["dir"] / "checkpoint.npz").exists()
+        assert 8 <= summary["epochs"] < 80  # not judged in its first tenth of epochs: early curves cross
     assert sweep_json(tmp_path / "s")["counts"]["pruned"] == len(pruned)
 
 

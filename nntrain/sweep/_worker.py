@@ -66,7 +66,7 @@ def execute(config, plots=False, should_stop=None, run_dir=None, resume=False, f
                 _write_files(run_dir, files)
                 resume = True
         try:
-            on_epoch = _in_turn(report, pruning(trial) if trial is not None else None)
+            on_epoch = _in_turn(report, pruning(trial, config["training"]["epochs"]) if trial is not None else None)
             if resume:
                 resume_run(run_dir, on_epoch=on_epoch, on_step=on_step, plots=plots)
             else:
@@ -91,15 +91,20 @@ def execute(config, plots=False, should_stop=None, run_dir=None, resume=False, f
     return outcome
 
 
-def pruning(trial):
+PRUNE_WARMUP = 0.1  # a trial is not judged in its first tenth of epochs: early curves cross
+
+
+def pruning(trial, epochs):
     """``on_epoch`` of a search's trial with pruning: Optuna's MedianPruner, in a study of this worker's
     own that holds the curves of the trials finished before this one's batch (``trial["history"]``:
-    [{epoch: value}]), judges the trial's metric after every epoch -- so the verdict depends on nothing
-    that is still running, and the run ends "pruned" at the end of the epoch it falls behind in."""
+    [{epoch: value}]), judges the trial's metric after every epoch past the first tenth of its
+    ``epochs`` -- so the verdict depends on nothing that is still running, and the run ends "pruned"
+    at the end of the epoch it falls behind in."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction=trial["direction"], pruner=optuna.pruners.MedianPruner())
+    pruner = optuna.pruners.MedianPruner(n_warmup_steps=int(PRUNE_WARMUP * epochs))
+    study = optuna.create_study(direction=trial["direction"], pruner=pruner)
     for curve in trial["history"]:
         if curve:
             last = curve[max(curve)]
