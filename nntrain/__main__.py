@@ -8,7 +8,7 @@ SIGHUP do the same wherever no run is training (which checkpoints on them), with
 
 import sys
 
-from nntrain.errors import caused_by_ctrl_c, ignore_stop_signals, signal_exit_code, signal_of, stop_on_signals
+from nntrain.errors import ignore_stop_signals, signal_exit_code, stop_on_signals, stopped_by
 
 
 def main():
@@ -19,10 +19,11 @@ def main():
         command_line()
     except BaseException as e:  # SystemExit too: the process ends now either way
         ignore_stop_signals()  # first: a second Ctrl-C (or SIGTERM) changes nothing now
-        if not caused_by_ctrl_c(e):
+        signum = None if isinstance(e, SystemExit) else stopped_by(e)
+        if signum is None:
             raise
         sys.stderr.write("interrupted\n")
-        sys.exit(signal_exit_code(signal_of(e)))
+        sys.exit(signal_exit_code(signum))
 
 
 if __name__ == "__main__":

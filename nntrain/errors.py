@@ -71,23 +71,36 @@ class SignalReceived(KeyboardInterrupt):
         self.signum = signum
 
 
+_received = []  # the stop signals this process has received (stop_on_signals' handlers), in order
+
+
 def stop_on_signals():
-    """SIGTERM and SIGHUP raise SignalReceived from now on, as SIGINT raises KeyboardInterrupt: for a
-    process of the command line (training and sweeps catch them themselves meanwhile)."""
+    """From now on SIGINT raises KeyboardInterrupt and SIGTERM and SIGHUP SignalReceived, each noted
+    first (``stopped_by``): for a process of the command line (training and sweeps catch them
+    themselves meanwhile, and give these handlers back)."""
 
     def received(signum, frame):
-        raise SignalReceived(signum)
+        _received.append(signum)
+        raise KeyboardInterrupt if signum == signal.SIGINT else SignalReceived(signum)
 
-    for name in ("SIGTERM", "SIGHUP"):
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), received)
 
 
-def signal_of(error):
-    """The signal behind an error ``caused_by_ctrl_c``: SignalReceived's, else SIGINT."""
-    while error is not None and not isinstance(error, KeyboardInterrupt):
+def stopped_by(error):
+    """The stop signal behind ``error``, or None (a bug's error): a KeyboardInterrupt's (SIGINT, or
+    SignalReceived's own) where one is behind it -- Python wraps one raised while a class is made,
+    say, in another exception; or, for any error raised once a stop signal had arrived, that signal:
+    C code that was running (matplotlib drawing text) may turn the interruption into an error of its
+    own, ``ValueError: Invalid bounding box``, with nothing of it left to see."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return getattr(error, "signum", signal.SIGINT)
+        seen.add(id(error))
         error = error.__cause__ or error.__context__
-    return getattr(error, "signum", signal.SIGINT)
+    return _received[0] if _received else None
 
 
 def ignore_stop_signals():
@@ -95,18 +108,6 @@ def ignore_stop_signals():
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
-
-
-def caused_by_ctrl_c(error):
-    """Whether a KeyboardInterrupt is behind ``error``: Python wraps one raised in some places -- a
-    class body being made while a module is imported, say -- in another exception."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, KeyboardInterrupt):
-            return True
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return False
 
 
 class NNTrainWarning(UserWarning):

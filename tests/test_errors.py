@@ -37,3 +37,19 @@ def test_a_signal_exits_as_a_shell_reports_it():
     )
     assert Interrupted("stopped").exit_code == 130
     assert not issubclass(Interrupted, (NNTrainError, Failed))
+
+
+def test_what_a_stop_signal_is_behind(monkeypatch):
+    import signal
+
+    from nntrain import errors
+
+    monkeypatch.setattr(errors, "_received", [])
+    assert errors.stopped_by(ValueError("Invalid bounding box")) is None  # a bug's error
+    assert errors.stopped_by(KeyboardInterrupt()) == signal.SIGINT
+    wrapped = RuntimeError("Error calling __set_name__")  # Python wraps one raised while a class is made
+    wrapped.__cause__ = errors.SignalReceived(signal.SIGHUP)
+    assert errors.stopped_by(wrapped) == signal.SIGHUP
+    # Once a stop signal has arrived, C code it interrupted may raise an error of its own instead.
+    errors._received.append(signal.SIGTERM)
+    assert errors.stopped_by(ValueError("Invalid bounding box")) == signal.SIGTERM

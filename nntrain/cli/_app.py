@@ -106,7 +106,7 @@ ends_with_the_process = False
 
 def _run(fn, args, kwargs):
     """Run a command; its exit code: 0, or one of nntrain.errors' for what it raised."""
-    from nntrain.errors import Failed, Interrupted, NNTrainError, caused_by_ctrl_c, signal_exit_code, signal_of
+    from nntrain.errors import Failed, Interrupted, NNTrainError, signal_exit_code, stopped_by
 
     try:
         fn(*args, **kwargs)
@@ -122,12 +122,17 @@ def _run(fn, args, kwargs):
         if str(e):
             typer.echo(f"error: {e}", err=True)
         return e.exit_code
-    except BaseException as e:
-        if not caused_by_ctrl_c(e):  # a bug: its traceback
+    except Exception as e:
+        signum = stopped_by(e)
+        if signum is None:  # a bug: its traceback
             raise
         _ignore_further_stops()
         typer.echo("interrupted", err=True)
-        return signal_exit_code(signal_of(e))
+        return signal_exit_code(signum)
+    except KeyboardInterrupt as e:
+        _ignore_further_stops()
+        typer.echo("interrupted", err=True)
+        return signal_exit_code(stopped_by(e))
     return 0
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..config import dump_config
 from ..data.columns import inputs_of
-from ..errors import Interrupted, NNTrainError, NNTrainWarning, RunError, caused_by_ctrl_c, signal_of
+from ..errors import Interrupted, NNTrainError, NNTrainWarning, RunError, stopped_by
 from ..nn.losses import classifies
 from ..runs.store import (
     CONFIG,
@@ -149,7 +149,8 @@ def _write_plots(path, config, model, data):
     except NNTrainError as e:
         warnings.warn(f"plots not written: {e}", NNTrainWarning, stacklevel=2)
     except BaseException as e:
-        if not caused_by_ctrl_c(e):
+        signum = None if isinstance(e, SystemExit) else stopped_by(e)
+        if signum is None:
             raise
         status = read_summary(path).get("status")
-        raise Interrupted(f"interrupted while drawing the plots; the run itself is {status}: {path}", signal_of(e)) from None
+        raise Interrupted(f"interrupted while drawing the plots; the run itself is {status}: {path}", signum) from None
