@@ -8,7 +8,7 @@ SIGHUP do the same wherever no run is training (which checkpoints on them), with
 
 import sys
 
-from nntrain.errors import ignore_stop_signals, signal_exit_code, stop_on_signals, stopped_by
+from nntrain.errors import ignore_stop_signals, interrupt_in, signal_exit_code, stop_on_signals, stopped_by
 
 
 def main():
@@ -19,7 +19,8 @@ def main():
         command_line()
     except BaseException as e:  # SystemExit too: the process ends now either way
         ignore_stop_signals()  # first: a second Ctrl-C (or SIGTERM) changes nothing now
-        signum = None if isinstance(e, SystemExit) else stopped_by(e)
+        # Typer turns a Ctrl-C (or SignalReceived) it meets outside a command into a silent exit 130.
+        signum = interrupt_in(e) if isinstance(e, SystemExit) else stopped_by(e)
         if signum is None:
             raise
         sys.stderr.write("interrupted\n")

@@ -88,19 +88,28 @@ def stop_on_signals():
             signal.signal(getattr(signal, name), received)
 
 
-def stopped_by(error):
-    """The stop signal behind ``error``, or None (a bug's error): a KeyboardInterrupt's (SIGINT, or
-    SignalReceived's own) where one is behind it -- Python wraps one raised while a class is made,
-    say, in another exception; or, for any error raised once a stop signal had arrived, that signal:
-    C code that was running (matplotlib drawing text) may turn the interruption into an error of its
-    own, ``ValueError: Invalid bounding box``, with nothing of it left to see."""
+def interrupt_in(error):
+    """The signal of a KeyboardInterrupt (SIGINT, or SignalReceived's own) in ``error``'s chain of
+    causes, or None: Python wraps one raised while a class is made, say, in another exception, and
+    Typer turns one it meets into a silent exit 130."""
     seen = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, KeyboardInterrupt):
             return getattr(error, "signum", signal.SIGINT)
         seen.add(id(error))
         error = error.__cause__ or error.__context__
-    return _received[0] if _received else None
+    return None
+
+
+def stopped_by(error):
+    """The stop signal behind ``error``, or None (a bug's error): ``interrupt_in``'s, or, for any
+    error raised once a stop signal had arrived, that signal: C code that was running (matplotlib
+    drawing text) may turn the interruption into an error of its own, ``ValueError: Invalid bounding
+    box``, with nothing of it left to see."""
+    signum = interrupt_in(error)
+    if signum is None and _received:
+        return _received[0]
+    return signum
 
 
 def ignore_stop_signals():

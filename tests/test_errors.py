@@ -53,3 +53,20 @@ def test_what_a_stop_signal_is_behind(monkeypatch):
     # Once a stop signal has arrived, C code it interrupted may raise an error of its own instead.
     errors._received.append(signal.SIGTERM)
     assert errors.stopped_by(ValueError("Invalid bounding box")) == signal.SIGTERM
+
+
+def test_typers_silent_exit_on_a_ctrl_c_is_seen_as_the_interruption():
+    import signal
+
+    import typer
+
+    from nntrain import errors
+
+    try:
+        try:
+            raise errors.SignalReceived(signal.SIGTERM)
+        except KeyboardInterrupt as e:
+            raise typer.Exit(130) from e  # what Typer does with a Ctrl-C it meets outside a command
+    except typer.Exit as exit_:
+        assert errors.interrupt_in(exit_) == signal.SIGTERM
+    assert errors.interrupt_in(SystemExit(2)) is None

@@ -87,6 +87,8 @@ def command(name=None):
         def wrapper(*args, **kwargs):
             with warnings.catch_warnings():
                 warnings.simplefilter("always")
+                # Python's own notes on files left open (a stop can cut a write short): not the user's concern.
+                warnings.simplefilter("ignore", ResourceWarning)
                 warnings.showwarning = _show_warning
                 code = _run(_with_reading_progress(fn), args, kwargs)
             _ignore_further_stops()  # the work is done or has stopped: nothing left to interrupt
