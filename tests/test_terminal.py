@@ -123,7 +123,9 @@ def test_fit_under_a_terminal_draws_within_its_width_and_leaves_no_frame(tmp_pat
     for bar in bars:
         assert re.match(r"epoch +\d+/300 ━+ ", bar) and CLOCK.search(bar), bar
     assert "val_loss" in bars[-1] and "epoch 300/300" in bars[-1]  # the monitored metric fits even at 60
-    assert shown[0] == "run: r" and shown[-1].startswith("completed: 300 epochs")
+    done = next(i for i, f in enumerate(shown) if f.startswith("completed: 300 epochs"))
+    assert shown[0] == "run: r" and len(shown[done]) <= columns  # the final line breaks between metrics
+    assert all(f.startswith("  ") and len(f) <= columns for f in shown[done + 1 :])
     assert output.rstrip().endswith(shown[-1])  # the bar erased itself before the summary
 
 
@@ -329,3 +331,17 @@ def test_cv_and_predict_show_user_text_as_it_is(tmp_path):
     assert run_cli("fit", config, "-q", "--no-plots", "--run-dir", tmp_path / "r").exit_code == 0
     result = run_cli("predict", tmp_path / "r", "-i", "1,2")
     assert result.exit_code == 0 and "[red]x" in result.stdout
+
+
+def test_the_final_line_of_fit_breaks_between_metrics_at_the_terminals_width(monkeypatch):
+    import os
+
+    from nntrain.cli.fit import _wrapped
+
+    items = ["loss 0.00045879", "accuracy 1", "val_loss 1.9447", "val_accuracy 0.79167", "f1 0.5"]
+    monkeypatch.setattr("shutil.get_terminal_size", lambda *a, **k: os.terminal_size((40, 24)))
+    text = _wrapped("completed: 500 epochs in 0.07 s; ", items)
+    assert all(len(line) <= 40 for line in text.splitlines()) and len(text.splitlines()) > 1
+    assert text.replace("\n  ", " ") == "completed: 500 epochs in 0.07 s; " + ", ".join(items)
+    monkeypatch.setattr("shutil.get_terminal_size", lambda *a, **k: os.terminal_size((200, 24)))
+    assert "\n" not in _wrapped("completed: 500 epochs in 0.07 s; ", items)

@@ -102,14 +102,31 @@ def _report(result):
     if not result.trained:
         typer.echo(f"the run is already completed ({summary['epochs']} epochs); nothing to do")
         return
-    final = ", ".join(f"{k} {number_text(v)}" for k, v in summary["final"].items() if k != "epoch_time_s")
-    typer.echo(f"{summary['status']}: {summary['epochs']} epochs in {summary['wall_time_s']:.2f} s; {final}")
+    final = [f"{k} {number_text(v)}" for k, v in summary["final"].items() if k != "epoch_time_s"]
+    head = f"{summary['status']}: {summary['epochs']} epochs in {summary['wall_time_s']:.2f} s; "
+    typer.echo(_wrapped(head, final))
     if summary.get("stopped_early"):
         typer.echo(f"stopped early; restored the weights of epoch {summary['best_epoch']}")
     if summary.get("advice"):
         typer.echo(summary["advice"], err=True)
     if result.status == "diverged":
         raise Diverged(summary["message"])
+
+
+def _wrapped(head, items):
+    """``head`` and the ``items`` joined by ", ", broken between items (never inside one) where the line
+    would pass the terminal's width; the next lines indented by two."""
+    import shutil
+
+    width = shutil.get_terminal_size().columns
+    lines, line = [], head
+    for i, item in enumerate(items):
+        piece = item + ("," if i < len(items) - 1 else "")
+        if line.strip() and len(line) + len(piece) > width:
+            lines.append(line.rstrip())
+            line = "  "
+        line += piece + " "
+    return "\n".join([*lines, line.rstrip()])
 
 
 def _announce(run_dir, config):
