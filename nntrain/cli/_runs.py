@@ -76,11 +76,16 @@ def _stops_like_ctrl_c():
             signal.signal(sig, handler)
 
 
+def given_options(options):
+    """The names of ``options`` ({name: value}) the command line gave: not None, False or empty."""
+    return [name for name, value in options.items() if value is not None and value is not False and value != []]
+
+
 def refuse_with_resume(config=None, **options):
-    """UsageError for a CONFIG or an option (given: not None, empty or False) that --resume cannot take."""
+    """UsageError for a CONFIG or an option (``given_options``) that --resume cannot take."""
     from nntrain.errors import UsageError
 
-    given = (["CONFIG"] if config is not None else []) + [name for name, value in options.items() if value]
+    given = (["CONFIG"] if config is not None else []) + given_options(options)
     if given:
         raise UsageError(f"--resume goes on with the runs as they were planned; give no {' or '.join(given)}")
 

@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 import typer
 
 from ._app import command, console
-from ._runs import EveryRun, NoPlots, Wide, Quiet, Scheduler, Workers, backend_text, no_config, refuse_with_resume, run_with_progress, todo_text
+from ._runs import EveryRun, NoPlots, Wide, Quiet, Scheduler, Workers, backend_text, given_options, no_config, refuse_with_resume, run_with_progress, todo_text
 from ._tables import plural
 
 
@@ -132,7 +132,7 @@ def _searches(config, set_, search, space, grid, seeds):
 
 
 def _refuse(options, why):
-    given = [name for name, value in options.items() if value not in (None, [], ())]
+    given = given_options(options)
     if given:
         from nntrain.errors import UsageError
 

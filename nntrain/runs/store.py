@@ -359,6 +359,12 @@ def read_arrays(path, what, text=()):
     return arrays
 
 
+def read_files(run_dir):
+    """Every file of a run directory as {relative POSIX path: bytes}: a run to send to another machine."""
+    run_dir = Path(run_dir)
+    return {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
 def read_weights(run_dir):
     """The arrays of weights.npz."""
     path = Path(run_dir) / WEIGHTS

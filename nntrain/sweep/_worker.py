@@ -80,9 +80,7 @@ def execute(config, plots=False, should_stop=None, run_dir=None, resume=False, f
             outcome["error"] = f"{type(e).__name__}: {e}"
             outcome["traceback"] = traceback.format_exc()
         if send_files and run_dir.is_dir():
-            outcome["files"] = {
-                p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()
-            }
+            outcome["files"] = runs.read_files(run_dir)
         try:
             outcome["summary"] = runs.read_summary(run_dir)
             outcome["status"] = outcome["summary"]["status"]

@@ -20,6 +20,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from ..errors import RunError, UsageError
+from ..runs.store import read_files
 from . import _forkserver as forkserver
 from ._worker import execute, execute_local, init_local_worker
 
@@ -106,7 +107,7 @@ class DaskCluster:
         """Run ``config`` on a worker, which sends the run's files back (``run_dir`` is this machine's;
         ``resume``: its files go to the worker, which goes on with the run; ``metric``: unused, the
         run reports nothing until it finishes)."""
-        files = {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()} if resume else None
+        files = read_files(run_dir) if resume else None
         return self.client.submit(execute, config, plots, files=files, trial=trial, pure=False)
 
     def as_completed(self, futures):
