@@ -169,6 +169,7 @@ def test_sweep_command_searches(in_tmp):
         (["--grid", "seed=0,1", "--trials", "3"], "--trials is not for a grid sweep; they are a search's (--search tpe)"),
         (["--search", "tpe", "--space", SPACE[0], "--prune", "mean"], "--prune mean: Input should be 'median' or 'none'"),
         (["--resume", "s", "--trials", "3"], "--resume goes on with the runs as they were planned; give no --trials"),
+        (["--resume", "s", "--search-seed", "0"], "--resume goes on with the runs as they were planned; give no --search-seed"),
     ],
 )
 def test_sweep_command_bad_search_exits_2(in_tmp, args, message):
