@@ -98,8 +98,6 @@ def render(result, console):
     their values (a sweep's ``optimizer.lr=0.1,model.l2=0.01``) are not named again: their values
     are in the config columns. A long run name or value is elided in the middle (see ``elide``).
     """
-    from nntrain.runs.compare import value_text
-
     metric, keys, runs = result["metric"], result["differences"], result["runs"]
     better = "higher" if result["goal"] == "max" else "lower"
     wide = console.width >= 1000

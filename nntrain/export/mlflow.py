@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import RunError, UsageError
+from . import exported_run
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 RUN_ID, EXPORTED = "nntrain.run_id", "nntrain.epochs_exported"
@@ -46,21 +47,12 @@ def export(runs, output=None, *, force=False, tracking_uri=None, experiment=None
     an exported run is always updated."""
     if output is not None:
         raise UsageError("-o/--output is not for --format mlflow; give the tracking store with --tracking-uri URI")
-    runs = [_check_run(Path(run)) for run in runs]
+    runs = [exported_run(Path(run)) for run in runs]
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
     client_class = require()
     with _quiet():  # after the import: importing mlflow sets its loggers' levels
         client = open_store(client_class, uri)
         return [export_run(client, run, experiment) for run in runs]
-
-
-def _check_run(run):
-    from ..runs.store import CONFIG, METRICS
-
-    for name in (CONFIG, METRICS):
-        if not (run / name).is_file():
-            raise RunError(f"{run}: not a run directory (no {name})")
-    return run
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from ..data.columns import OTHER, TRUTH, CategoryEncoding
+from ..data.columns import TRUTH, CategoryEncoding
 from ..errors import RunError
 from ..nn.activations import GELU_C, GELU_K, LEAKY_RELU_SLOPE
 from ..nn.metrics.base import BINARY, CLASSES, MULTILABEL, REGRESSION

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RunError, UsageError
+from . import exported_run
 
 EVENTS = "events.out.tfevents.*"  # what TensorBoard reads in a directory
 SPLITS = ("val", "test")  # column prefixes of held-out splits: val_loss -> loss/val
@@ -276,7 +277,7 @@ def export(runs, output=None, *, force=False, tracking_uri=None, experiment=None
     with ``output`` into ``output/<run name>``. Lines to print."""
     if tracking_uri is not None or experiment is not None:
         raise UsageError("--tracking-uri and --experiment are for --format mlflow; TensorBoard takes -o LOGDIR")
-    runs = [_check_run(Path(run)) for run in runs]
+    runs = [exported_run(Path(run)) for run in runs]
     targets = [run if output is None else Path(output) / run.resolve().name for run in runs]
     if len(set(targets)) < len(targets):
         twice = next(t for t in targets if targets.count(t) > 1)
@@ -290,15 +291,6 @@ def export(runs, output=None, *, force=False, tracking_uri=None, experiment=None
         lines.append(f"{run}: {epochs} epochs -> {target}")
     lines.append(f"view with: tensorboard --logdir {output if output is not None else _common(runs)}")
     return lines
-
-
-def _check_run(run):
-    from ..runs.store import CONFIG, METRICS
-
-    for name in (CONFIG, METRICS):
-        if not (run / name).is_file():
-            raise RunError(f"{run}: not a run directory (no {name})")
-    return run
 
 
 def _check_target(target, force):

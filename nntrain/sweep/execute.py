@@ -25,6 +25,7 @@ of workers or the order the runs finish in, and Dask workers need no shared file
 data that a config reads from a file (``data.path``), which every worker must find at the same path.
 """
 
+import contextlib
 import queue
 import threading
 import warnings
@@ -114,19 +115,30 @@ def resume_sweep(sweep_dir, *, workers=None, scheduler=None, on_start=None, on_r
 def _drive(pool, record, plan, jobs, plots, on_start, on_result, on_progress=None):
     """Run ``jobs`` ({index in the plan: "start" | "restart" | "resume"}) on ``pool`` and record them."""
     pending = _Pending(pool, record, on_progress)
-    try:
+    with driving(record, pending):
         if on_start is not None:
             on_start(record.path, len(plan.variants), pool.description, record.todo)
         for entry in record.kept() if on_result is not None else ():
             on_result(entry)
         pending.submit(plan.variants, jobs, plots)
         pending.collect(on_result)
+    return record.result()
+
+
+@contextlib.contextmanager
+def driving(record, pending, on_stopped=None):
+    """The end of a drive of a sweep's runs, whatever ends it: completed; on Ctrl-C the runs not
+    started cancelled, the running ones collected (local ones stop after their step and come back
+    interrupted; ``on_stopped(entry)`` for each), then SweepInterrupted; failed on anything else (a
+    bug, the driver's disk full: sweep.json says so). sweep.json is written last in every case."""
+    try:
+        yield
     except KeyboardInterrupt:
         record.status = "interrupted"
         pending.cancel()
-        pending.collect()  # local runs already running stop after their step and come back marked interrupted
+        pending.collect(on_stopped)
         raise SweepInterrupted(record.result()) from None
-    except BaseException:  # a bug, or the driver's disk is full: say so in sweep.json
+    except BaseException:
         record.status = "failed"
         raise
     else:
@@ -134,7 +146,6 @@ def _drive(pool, record, plan, jobs, plots, on_start, on_result, on_progress=Non
     finally:
         pending.abandon()
         record.close()
-    return record.result()
 
 
 def _open_pool(configs, n_runs, workers, scheduler):

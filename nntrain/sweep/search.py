@@ -35,7 +35,7 @@ from ..errors import ConfigError, NNTrainWarning, RunError, UsageError
 from ..nn.losses import pairing_warning
 from ..nn.metrics import higher_is_better
 from ..runs import store as runs
-from .execute import SweepInterrupted, _open_pool, _Pending
+from .execute import _open_pool, _Pending, driving
 from .plan import SweepPlan, Variant, _yaml_text
 from .record import KIND_SEARCH, SweepRecord, reopen, write_plan
 
@@ -289,7 +289,7 @@ class _Search:
             if on_result is not None:
                 on_result(entry)
 
-        try:
+        with driving(record, self.pending, on_stopped=self._tell):
             if on_start is not None:
                 on_start(record.path, self.plan.search.trials, self.pool.description, record.todo)
             for entry in record.kept() if on_result is not None else ():
@@ -298,19 +298,6 @@ class _Search:
                 self._run_batch(jobs, finished)
             while len(record.entries) < self.plan.search.trials:
                 self._run_batch(self._ask_batch(), finished)
-        except KeyboardInterrupt:
-            record.status = "interrupted"
-            self.pending.cancel()
-            self.pending.collect(lambda entry: self._tell(entry))  # local runs stop after their step
-            raise SweepInterrupted(record.result()) from None
-        except BaseException:
-            record.status = "failed"
-            raise
-        else:
-            record.status = "completed"
-        finally:
-            self.pending.abandon()
-            record.close()
         return record.result()
 
     def _run_batch(self, jobs, finished):
