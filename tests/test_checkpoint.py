@@ -128,11 +128,23 @@ def test_resume_errors(tmp_path):
         resume(run_dir)
 
 
+# The console script, with an atexit hook that says when the interpreter's clean-up runs.
+CLEAN_UP_SAYS_SO = "import atexit, sys; atexit.register(sys.stderr.write, 'clean-up'); from nntrain.__main__ import main; main()"
+
+
+@pytest.mark.parametrize("args,code", [(["--version"], 0), (["fit", "missing.yaml"], 2)])
+def test_a_command_that_ends_by_itself_ends_with_the_interpreters_clean_up(tmp_path, args, code):
+    done = subprocess.run([sys.executable, "-c", CLEAN_UP_SAYS_SO, *args], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == code and done.stderr.endswith("clean-up"), done.stderr
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
 def test_a_real_signal_to_nntrain_fit(tmp_path, sig, code):
+    """The run checkpoints and says how to go on; the process then ends at once, without the
+    interpreter's clean-up (which C code a signal cut short could crash), here its atexit hooks."""
     config = Path(__file__).parent.parent / "configs" / "xor.yaml"
-    cmd = [sys.executable, "-c", "from nntrain.__main__ import main; main()", "fit", str(config), "-q",
+    cmd = [sys.executable, "-c", CLEAN_UP_SAYS_SO, "fit", str(config), "-q",
            "--set", "training.epochs=10000000", "--set", "training.checkpoint_every=1000", "--run-dir", "r"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
@@ -142,7 +154,7 @@ def test_a_real_signal_to_nntrain_fit(tmp_path, sig, code):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     assert "interrupted; the run can go on with: nntrain fit --resume r" in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "clean-up" not in err
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["epochs"] >= 1000
     state, _ = load_checkpoint(tmp_path / "r")
