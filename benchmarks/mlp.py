@@ -10,9 +10,10 @@ Cases (benchmarks/README.md says what the figures mean):
 - MLP epoch: 784-256-256-10, ReLU, softmax cross-entropy, Adam (lr 0.001), batch 128, 60,000
   synthetic MNIST-shaped rows (float32 in [0, 1), 10 classes), reshuffled every epoch. nntrain trains
   through its real code path: ``Trainer.train_step`` on the batches of a ``Loader``, as ``fit`` runs
-  it; the plain loop is what a student writes after the lecture; beside them the matrix products
-  alone, and PyTorch (CPU) if it is installed, in a process of its own so that its threads cannot
-  disturb the NumPy loops.
+  it, planned as a 10-epoch run (so with the compiled optimizer kernels of ``nntrain[fast]`` when
+  Numba is installed, and then the same run with NumPy's passes beside it); the plain loop is what a
+  student writes after the lecture; beside them the matrix products alone, and PyTorch (CPU) if it
+  is installed, in a process of its own so that its threads cannot disturb the NumPy loops.
 - XOR step: the lecture's 2-4-1 tanh/sigmoid net, binary cross-entropy, Adam (lr 0.05), batch 4;
   and ``fit`` itself on the lecture's 4 rows, where every epoch is one step.
 - Start-up: ``nntrain --help`` and a one-epoch ``nntrain fit`` in fresh processes.
@@ -74,6 +75,8 @@ MLP_CONFIG = {
     "optimizer": {"name": "adam", "lr": LR},
     "metrics": ["accuracy"],
 }
+
+MLP_EPOCHS = 10  # the run the MLP's trainer plans for (what decides whether it uses compiled kernels)
 
 # configs/xor.yaml
 XOR_CONFIG = {
@@ -185,13 +188,19 @@ def bench_mlp(repeats, with_torch):
     torch_side, why = RemoteSteps.start("torch") if with_torch else (None, "--no-torch")
     x, y = mnist_like()
     trainer, loader = nntrain_setup(MLP_CONFIG, x, y)
+    kernels = trainer.plan(MLP_EPOCHS * len(loader))  # as fit plans a run of MLP_EPOCHS epochs
+    numpy_trainer, numpy_loader = nntrain_setup(MLP_CONFIG, x, y)  # the same run, with NumPy's passes
     weights, rng = start_of(trainer, loader)
-    losses = {"nntrain": [], "plain": []}
+    losses = {"nntrain": [], "nntrain, NumPy passes": [], "plain": []}
     runs = {
         "nntrain": stepper(nntrain_steps(trainer, loader, losses["nntrain"])),
         "plain": stepper(plain_mlp_steps(weights, x, y, rng, losses["plain"])),
         "matmul": stepper(matmul_steps(x)),
     }
+    if kernels:
+        runs["numpy"] = stepper(nntrain_steps(numpy_trainer, numpy_loader, losses["nntrain, NumPy passes"]))
+    else:
+        del losses["nntrain, NumPy passes"]
     if torch_side:
         runs["torch"] = torch_side.run
     try:
@@ -202,7 +211,7 @@ def bench_mlp(repeats, with_torch):
         if torch_side:
             torch_side.stop()
     steps = repeats * len(loader)
-    return times, {name: f / steps for name, f in faults.items()}, losses, (torch_side.info if torch_side else why)
+    return times, {name: f / steps for name, f in faults.items()}, losses, (torch_side.info if torch_side else why), kernels
 
 
 def bench_xor_steps(steps, repeats):
@@ -257,11 +266,15 @@ def heavy_modules():
     return sorted({m.split(".")[0] for m in sys.modules} & {"matplotlib", "sklearn", "dask", "distributed"})
 
 
-def child_memory(epochs=2):
-    """(Child process) train the MLP with nntrain only; print sizes and peak resident memory as JSON."""
+def child_memory(epochs=2, kernels=False):
+    """(Child process) train the MLP with nntrain only -- with its compiled optimizer kernels if
+    ``kernels`` (as fit plans a run of MLP_EPOCHS epochs), else with NumPy's passes; print sizes and
+    peak resident memory as JSON."""
     at_start = peak_rss()
     x, y = mnist_like()
     trainer, loader = nntrain_setup(MLP_CONFIG, x, y)
+    if kernels and not trainer.plan(MLP_EPOCHS * len(loader)):
+        raise SystemExit("nntrain[fast] (Numba) is not installed")
     for _ in range(epochs):
         nntrain_epoch(trainer, loader)
     state = [a for a in trainer.optimizer.state_dict().values() if a.ndim]
@@ -345,12 +358,12 @@ class RemoteSteps:
         self.proc.wait()
 
 
-def _memory_child(module):
-    """``module.child_memory()`` in a fresh interpreter; (its JSON result, None) or (None, why it failed).
+def _memory_child(module, call="child_memory()"):
+    """``module.<call>`` in a fresh interpreter; (its JSON result, None) or (None, why it failed).
 
     The module is imported, as its own cached bytecode, rather than run as a script: compiling a
     script's source is not part of what a training process needs."""
-    code = f"import {module}; {module}.child_memory()"
+    code = f"import {module}; {module}.{call}"
     done = subprocess.run([sys.executable, "-c", code], cwd=HERE, capture_output=True, text=True)
     if done.returncode:
         lines = done.stderr.strip().splitlines()
@@ -365,6 +378,7 @@ def profile_epoch(raw, x, y, label):
     """Print where one epoch's time goes: each op's forward and backward, the loss, the optimizer, the
     metrics, the loader; the rest of the step loop is the trainer's own bookkeeping."""
     trainer, loader = nntrain_setup(raw, x, y)
+    trainer.plan(MLP_EPOCHS * len(loader))  # as fit would plan a run of MLP_EPOCHS epochs
     nntrain_epoch(trainer, loader)  # warm up: buffers and optimizer state exist from here on
     t0 = time.perf_counter()
     nntrain_epoch(trainer, loader)
@@ -389,7 +403,7 @@ def profile_epoch(raw, x, y, label):
     loss = trainer.loss
     loss.forward, loss.backward = timed("loss forward", loss.forward), timed("loss backward", loss.backward)
     trainer.optimizer.step = timed("optimizer step", trainer.optimizer.step)
-    trainer.metrics = {k: timed(f"metric {k}", fn) for k, fn in trainer.metrics.items()}
+    trainer.take_stats = timed("metrics on training batches", trainer.take_stats)
     t0 = time.perf_counter()
     nntrain_epoch(trainer, _ClockedLoader(loader, clock))
     total = time.perf_counter() - t0
@@ -452,21 +466,26 @@ def main():
 
     med = statistics.median
     print(f"medians of {args.repeats} epochs per side after a warm-up epoch; the sides take turns in blocks of 1/8 epoch\n")
-    times, faults, losses, torch_info = bench_mlp(args.repeats, not args.no_torch)
-    nn, plain = med(times["nntrain"]), med(times["plain"])
+    times, faults, losses, torch_info, kernels = bench_mlp(args.repeats, not args.no_torch)
+    nn, plain, matmul = med(times["nntrain"]), med(times["plain"]), med(times["matmul"])
     print("MLP 784-256-256-10, ReLU, softmax cross-entropy, Adam, batch 128, 60,000 rows, float32: s per epoch")
     print(f"  plain NumPy loop       {plain:7.3f}   (epochs {numbers(times['plain'], 3)})")
-    print(f"  nntrain                {nn:7.3f}   (epochs {numbers(times['nntrain'], 3)})")
-    print(f"  matrix products alone  {med(times['matmul']):7.3f}")
+    print(f"  nntrain                {nn:7.3f}   (epochs {numbers(times['nntrain'], 3)}; optimizer kernels:"
+          f" {'Numba' if kernels else 'NumPy (nntrain[fast] is not installed)'}, as fit uses them for {MLP_EPOCHS} epochs)")
+    if kernels:
+        print(f"  nntrain, NumPy passes  {med(times['numpy']):7.3f}   (epochs {numbers(times['numpy'], 3)}; the same run without them)")
+    print(f"  matrix products alone  {matmul:7.3f}")
     if "torch" in times:
         t = med(times["torch"])
         print(f"  PyTorch {torch_info['version']}, {torch_info['threads']} threads, own process: {t:.3f}   (epochs {numbers(times['torch'], 3)})")
     else:
         print(f"  PyTorch: not timed ({torch_info})")
     print(f"  nntrain / plain        {nn / plain:7.3f}   (target <= 1.05)")
+    print(f"  nntrain / products     {nn / matmul:7.3f}   (target <= 1.4)"
+          + (f"; with NumPy's passes {med(times['numpy']) / matmul:.3f}" if kernels else ""))
     if "torch" in times:
         print(f"  PyTorch / nntrain      {t / nn:7.3f}   (target >= 1.5)")
-    print(f"  same training, epoch losses: nntrain {numbers(losses['nntrain'], 5)}; plain {numbers(losses['plain'], 5)}")
+    print("  same training, epoch losses: " + "; ".join(f"{name} {numbers(values, 5)}" for name, values in losses.items()))
     print(f"  page faults per step: nntrain {faults['nntrain']:.0f}, plain {faults['plain']:.0f}"
           " (memory malloc hands back to the system between steps and faults in again: see benchmarks/README.md)")
 
@@ -486,8 +505,10 @@ def main():
 
     print("\nmemory: peak resident memory (VmHWM) of a process that only trains the MLP, 2 epochs, over its data +"
           " parameters + Adam state (target <= 50 MB)")
-    for module, label in [("plain", "plain NumPy loop"), ("mlp", "nntrain")]:
-        mem, why = _memory_child(module)
+    sides = [("plain", "child_memory()", "plain NumPy loop"), ("mlp", "child_memory()", "nntrain"),
+             ("mlp", "child_memory(kernels=True)", "nntrain, Numba")]  # fmt: skip
+    for module, call, label in sides:
+        mem, why = _memory_child(module, call)
         if mem:
             needed = mem["data"] + mem["params"] + mem["optimizer"]
             print(f"  {label:17s} peak {mb(mem['peak'], 1)} = {mb(needed, 1)} + {mb(mem['peak'] - needed, 1)};"

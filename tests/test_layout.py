@@ -33,10 +33,15 @@ def imported(path, package=PACKAGE / "nn"):
     return absolute, outside
 
 
+# Beside NumPy: Numba (the extra nntrain[fast]) compiles the kernels, imported only when it does.
+OPTIONAL = {"kernels.py": {"numba"}}
+
+
 @pytest.mark.parametrize("path", modules(PACKAGE / "nn"), ids=lambda p: p.name)
 def test_the_network_maths_imports_only_numpy_and_itself(path):
     absolute, outside = imported(path)
-    foreign = {name for name in absolute if name != "numpy" and name not in sys.stdlib_module_names}
+    allowed = {"numpy", *OPTIONAL.get(path.name, ())}
+    foreign = {name for name in absolute if name not in allowed and name not in sys.stdlib_module_names}
     assert not foreign, f"{path.name} imports {sorted(foreign)}"
     assert not outside, f"{path.name} reaches outside nntrain.nn: {outside}"
 
@@ -50,7 +55,7 @@ def test_the_network_maths_loads_nothing_else():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     ours = [m for m in loaded if m.startswith("nntrain") and m not in ("nntrain", "nntrain.nn") and not m.startswith("nntrain.nn.")]
     assert ours == []
-    assert not {"pydantic", "yaml", "typer", "rich", "matplotlib"} & set(loaded)
+    assert not {"pydantic", "yaml", "typer", "rich", "matplotlib", "numba"} & set(loaded)
 
 
 @pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))

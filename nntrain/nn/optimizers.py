@@ -19,11 +19,18 @@ import math
 
 import numpy as np
 
+from . import kernels
+
 
 class Optimizer:
-    """Shared driver: lazily created per-parameter state (``slots``), a step counter ``t``."""
+    """Shared driver: lazily created per-parameter state (``slots``), a step counter ``t``.
+
+    ``fused``: update with the compiled kernels of ``nntrain.nn.kernels`` where this optimizer has
+    one (Adam, AdamW) -- the same weights, sooner; a run sets it when they pay (``kernels.worth_it``).
+    """
 
     slots = ()
+    fused = False
 
     def __init__(self, lr):
         self.lr = lr
@@ -109,6 +116,9 @@ class Adam(Optimizer):
         step_size = self.lr * math.sqrt(c2) / c1
         eps = self.eps * math.sqrt(c2)
         for p, g, m, v, tmp in zip(params, grads, self.state["m"], self.state["v"], self._tmp):
+            if self.fused and kernels.fusable(p, g, m, v):
+                kernels.adam(p, g, m, v, b1, b2, eps, step_size)  # the same operations in one pass
+                continue
             m *= b1
             np.multiply(g, 1.0 - b1, out=tmp)
             m += tmp

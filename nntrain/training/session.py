@@ -72,6 +72,7 @@ class Session:
         training = config.training
         self.early = None if training.early_stopping is None else EarlyStopping(**training.early_stopping.model_dump())
         self.loader = Loader(data.train, config.data.batch_size, config.data.shuffle, config.data.drop_last, rng)
+        summary["kernels"] = "numba" if trainer.plan(training.epochs * len(self.loader)) else "numpy"
         self.held_out = held_out(data)  # the splits evaluated after every epoch
         self.stops = StopSignals()
         self.last_checkpoint = time.monotonic()

@@ -17,6 +17,7 @@ from ..errors import Diverged, NNTrainNote, NNTrainWarning
 from ..nn.losses import pairing_warning
 from ..nn.metrics import BINARY, REGRESSION, Batch
 from ..nn.model import build_model, input_width
+from ..nn import kernels
 from ..nn.optimizers import clip_by_global_norm, clip_by_value, make_optimizer
 from ..nn.schedules import learning_rate
 
@@ -86,6 +87,12 @@ class Trainer:
         self.additive = [m for m in self.metrics if not m.ranking]  # logged for training too
         self.in_units = _in_units(target_scale)
         self.diagnostics = Diagnostics(model) if config.training.diagnostics else None
+
+    def plan(self, steps):
+        """Say how many steps the run takes: its optimizer then updates with compiled kernels where
+        they pay (``nntrain.nn.kernels``; the same weights either way). Returns whether it does."""
+        self.optimizer.fused = kernels.worth_it(self.model.flat_params.size, steps)
+        return self.optimizer.fused
 
     def new_totals(self):
         return EpochTotals(self.additive)
