@@ -8,10 +8,14 @@ thread counts take turns in blocks of an eighth of an epoch, so that a change in
 hits both; each side's epoch is the sum of its blocks, and the figure is the median epoch. Then the
 same beside ``os.cpu_count()`` busy processes (pure-Python loops).
 
-The figure of issue #17: the default's epoch (one thread) divided by the better of the two fixed
-counts, idle and loaded (target <= 1.25). The default is not chosen by timing: with OpenBLAS the
-weights depend on the thread count, and one thread keeps a plain fit's weights equal to a sweep's
-(``tests/test_threads.py``).
+Beside them a third side trains with ``training.threads: auto`` (``AutoThreads``): it probes before
+its first epoch and again when an epoch slows down, its probes counted in its time, and trains its
+blocks with the count it chose.
+
+The figure of issue #17: the epoch of the default (one thread) and of auto divided by the better of
+the two fixed counts, idle and loaded (target <= 1.25). The default is not chosen by timing: with
+OpenBLAS the weights depend on the thread count, and one thread keeps a plain fit's weights equal to
+a sweep's (``tests/test_threads.py``).
 
     python benchmarks/threads.py [--epochs N] [--quick]
 """
@@ -27,6 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from _report import load_average
 from mlp import MLP_CONFIG, nntrain_setup, nntrain_steps, split
+from nntrain.training.threads import AutoThreads
 
 SMALL = {
     **MLP_CONFIG,
@@ -41,28 +46,39 @@ def busy():
 
 
 def epoch_times(raw, x, y, epochs):
-    """{threads: median seconds per epoch} of 1 and 2 threads, taking turns in blocks (see the module)."""
-    steps = {}
-    for n in (1, 2):
+    """{side: median seconds per epoch} of 1 and 2 fixed threads and of ``auto`` (its probes
+    included), taking turns in blocks (see the module); and the counts auto chose, by epoch."""
+    steps, auto = {}, None
+    for side in (1, 2, "auto"):
         trainer, loader = nntrain_setup(raw, x, y)
-        steps[n] = nntrain_steps(trainer, loader, [])
+        steps[side] = nntrain_steps(trainer, loader, [])
+        if side == "auto":
+            auto = AutoThreads(trainer.model, raw["data"]["batch_size"])
     blocks = split(len(loader), 8)
-    times = {1: [], 2: []}
+    sides = list(steps)
+    times = {side: [] for side in sides}
     turn = 0
     for epoch in range(epochs + 1):  # the first epoch warms up: not counted
-        spent = {1: 0.0, 2: 0.0}
+        spent = dict.fromkeys(sides, 0.0)
+        if epoch == 0:
+            t0 = time.perf_counter()
+            auto.choose(1)  # before the first epoch, as a run does
+            spent["auto"] += time.perf_counter() - t0
         for block in blocks:
-            for n in (1, 2) if turn % 2 == 0 else (2, 1):
-                with threadpool_limits(limits=n, user_api="blas"):
+            for side in sides[turn % 3:] + sides[: turn % 3]:
+                with threadpool_limits(limits=auto.threads if side == "auto" else side, user_api="blas"):
                     t0 = time.perf_counter()
                     for _ in range(block):
-                        next(steps[n])
-                    spent[n] += time.perf_counter() - t0
+                        next(steps[side])
+                    spent[side] += time.perf_counter() - t0
             turn += 1
+        t0 = time.perf_counter()
+        auto.epoch_done(epoch + 1, spent["auto"])  # may probe again: its time counts
+        spent["auto"] += time.perf_counter() - t0
         if epoch:
-            for n in (1, 2):
-                times[n].append(spent[n])
-    return {n: statistics.median(t) for n, t in times.items()}
+            for side in sides:
+                times[side].append(spent[side])
+    return {side: statistics.median(t) for side, t in times.items()}, auto.choices
 
 
 def main():
@@ -77,8 +93,8 @@ def main():
         f"784-256-256-10, {rows:,} rows, batch 128": (MLP_CONFIG, rng.random((rows, 784), dtype=np.float32), rng.integers(0, 10, rows)),
     }
     print(f"{os.cpu_count()} CPUs, load average {load_average()} at the start; medians of {epochs} epochs")
-    print(f"{'load':<14} {'net':<40} {'1 thread':>9} {'2 threads':>10} {'default / best':>15}")
-    worst = 0.0
+    print(f"{'load':<14} {'net':<40} {'1 thread':>9} {'2 threads':>10} {'auto':>9} {'default / best':>15} {'auto / best':>12}  auto chose")
+    worst = worst_auto = 0.0
     with np.errstate(over="ignore", invalid="ignore"):
         for load in ("idle", "busy"):
             procs = [multiprocessing.Process(target=busy, daemon=True) for _ in range(os.cpu_count())] if load == "busy" else []
@@ -87,17 +103,19 @@ def main():
             time.sleep(0.5)
             try:
                 for name, (raw, x, y) in cases.items():
-                    t = epoch_times(raw, x, y, epochs)
-                    ratio = t[1] / min(t.values())
-                    worst = max(worst, ratio)
+                    t, chose = epoch_times(raw, x, y, epochs)
+                    best = min(t[1], t[2])
+                    ratio, auto = t[1] / best, t["auto"] / best
+                    worst, worst_auto = max(worst, ratio), max(worst_auto, auto)
                     label = "idle" if not procs else f"+{len(procs)} busy"
-                    print(f"{label:<14} {name:<40} {t[1]:8.3f}s {t[2]:9.3f}s {ratio:15.2f}", flush=True)
+                    chosen = ", ".join(f"{n} from epoch {e}" for e, n in chose)
+                    print(f"{label:<14} {name:<40} {t[1]:8.3f}s {t[2]:9.3f}s {t['auto']:8.3f}s {ratio:15.2f} {auto:12.2f}  {chosen}", flush=True)
             finally:
                 for p in procs:
                     p.terminate()
                 for p in procs:
                     p.join()
-    print(f"the default (1 thread) against the better fixed count, worst case: {worst:.2f} x (target <= 1.25)")
+    print(f"against the better fixed count, worst case: the default (1 thread) {worst:.2f} x, auto {worst_auto:.2f} x (target <= 1.25)")
     print(f"load average {load_average()} at the end")
 
 

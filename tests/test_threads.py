@@ -61,7 +61,14 @@ def test_fit_threads_on_the_command_line(tmp_path):
     result = run_cli("fit", xor, "--threads", "2", "-q", "--no-plots", "--set", "training.epochs=2", "--run-dir", tmp_path / "r")
     assert result.exit_code == 0 and "threads: 2" in (tmp_path / "r" / "config.yaml").read_text()
     bad = run_cli("fit", xor, "--threads", "0", "--run-dir", tmp_path / "s")
-    assert bad.exit_code == 2 and "--threads 0: training.threads: Input should be greater than or equal to 1" in bad.stderr
+    assert bad.exit_code == 2 and bad.stderr == "error: --threads 0: training.threads: expected a number of threads from 1 to 1024, or auto; got 0\n"
+    for wrong in ("two", "true"):
+        bad = run_cli("fit", xor, "--set", f"training.threads={wrong}", "--run-dir", tmp_path / "s")
+        assert bad.exit_code == 2 and "training.threads: expected a number of threads from 1 to 1024, or auto; got " in bad.stderr
+    auto = run_cli("fit", xor, "--threads", "auto", "-q", "--no-plots", "--set", "training.epochs=2", "--run-dir", tmp_path / "a")
+    assert auto.exit_code == 0 and "threads: auto" in (tmp_path / "a" / "config.yaml").read_text()
+    # XOR's products are far too small for threads: one, without probing again
+    assert read_summary(tmp_path / "a")["thread_choices"] == [[1, 1]] and read_summary(tmp_path / "a")["threads"] == 1
     again = run_cli("fit", "--resume", tmp_path / "r", "--threads", "1")
     assert again.exit_code == 2 and "its training.threads says" in again.stderr
 
@@ -75,3 +82,107 @@ def test_a_fixed_thread_count_repeats_the_products_exactly(dtype):
         with threadpool_limits(limits=threads, user_api="blas"):
             first = a @ b
             assert all(np.array_equal(first, a @ b) for _ in range(5))
+
+
+# --------------------------------------------------------------------------------------------------
+# training.threads: auto
+
+
+class Probes:
+    """A stand-in for AutoThreads.probe: each probe's {count: seconds} in turn, and how many were made."""
+
+    def __init__(self, *results):
+        self.results, self.made = list(results), 0
+
+    def __call__(self, counts):
+        self.made += 1
+        return self.results.pop(0) if len(self.results) > 1 else self.results[0]
+
+
+def patch_probes(monkeypatch, threads, *results):
+    probes = Probes(*results)
+    monkeypatch.setattr(threads.AutoThreads, "probe", lambda auto, counts: probes(counts))
+    return probes
+
+
+@pytest.fixture
+def two_cores(monkeypatch):
+    from nntrain.training import threads
+
+    monkeypatch.setattr(threads, "_cores", lambda: 2)
+    return threads
+
+
+@pytest.mark.parametrize("faster", [1, 2])
+def test_auto_trains_with_the_faster_count_and_ends_with_that_counts_weights(mlp, tmp_path, two_cores, monkeypatch, faster):
+    patch_probes(monkeypatch, two_cores, {1: 1.0, 2: 0.5} if faster == 2 else {1: 1.0, 2: 0.95})  # 2: not 10 % faster
+    seen = []
+    auto = fit(make_config(mlp.model_dump(mode="json"), training={"epochs": 2, "threads": "auto"}), run_dir=tmp_path / "auto",
+               on_step=lambda epoch, step: seen.append(blas_threads()))  # fmt: skip
+    fixed = fit(make_config(mlp.model_dump(mode="json"), training={"epochs": 2, "threads": faster}), run_dir=tmp_path / "fixed")
+    summary = read_summary(auto.run_dir)
+    assert summary["threads"] == faster and summary["thread_choices"] == [[1, faster]]
+    assert seen and all(counts == [faster] * len(counts) for counts in seen)
+    got, expected = read_weights(auto.run_dir), read_weights(fixed.run_dir)
+    assert all(got[k].tobytes() == expected[k].tobytes() for k in expected)
+
+
+def test_auto_probes_again_when_an_epoch_slows_down(two_cores, monkeypatch):
+    from nntrain.nn.model import build_model
+
+    model = build_model(make_config(model={"inputs": 64, "layers": [{"units": 256}, {"units": 10}]}), 64, np.random.default_rng(0))
+    probes = patch_probes(monkeypatch, two_cores, {1: 1.0, 2: 0.5}, {1: 1.0, 2: 2.0})  # idle, then the cores are busy
+    auto, summary = two_cores.AutoThreads(model, 32), {}
+    assert auto.choose(1) == 2 and probes.made == 1
+    for epoch, seconds in [(1, 1.0), (2, 0.9), (3, 1.3)]:  # within 1.5 x the fastest: no probe
+        auto.after(epoch, seconds, summary)
+    assert probes.made == 1 and summary == {"threads": 2, "thread_choices": [[1, 2]]}
+    auto.after(4, 1.4, summary)  # 1.56 x the fastest (0.9)
+    assert probes.made == 2 and summary == {"threads": 1, "thread_choices": [[1, 2], [5, 1]]}
+    assert blas_threads() == [1] * len(blas_threads())
+
+
+def test_auto_keeps_to_one_thread_where_threads_cannot_help(two_cores, monkeypatch):
+    from nntrain.nn.model import build_model
+
+    xor = build_model(make_config(), 2, np.random.default_rng(0))
+    auto = two_cores.AutoThreads(xor, 4)
+    real = auto.probe((1, 2))
+    assert real[1] < auto.SMALL  # a 2-4-1 net's products take microseconds
+    assert auto.choose(1) == 1 and auto.small
+    probes = patch_probes(monkeypatch, two_cores, {1: 1.0, 2: 0.1})
+    auto.after(1, 0.001, {})
+    auto.after(2, 1.0, {})  # however slow an epoch gets, tiny products are not probed again
+    assert probes.made == 0 and auto.threads == 1
+
+
+def test_auto_stays_within_the_thread_cap_a_sweeps_worker_has(monkeypatch):
+    from nntrain.training import threads
+
+    for name in threads.CAPS:
+        monkeypatch.delenv(name, raising=False)
+    cores = len(__import__("os").sched_getaffinity(0))
+    assert threads._cores() == cores
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # what a local sweep's workers and Dask's start with
+    assert threads._cores() == 1
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert threads._cores() == min(3, cores)
+
+
+def test_a_resumed_auto_run_keeps_the_choices_of_the_epochs_done_and_chooses_again(mlp, tmp_path, two_cores, monkeypatch):
+    from nntrain.errors import Interrupted
+    from nntrain.training.fit import resume
+
+    config = make_config(mlp.model_dump(mode="json"), training={"epochs": 3, "threads": "auto", "checkpoint_every": 1})
+    patch_probes(monkeypatch, two_cores, {1: 1.0, 2: 0.5})
+
+    def stop_in_epoch_3(epoch, step):
+        if epoch == 3:
+            raise Interrupted("stop", 2)
+
+    with pytest.raises(Interrupted):
+        fit(config, run_dir=tmp_path / "r", on_step=stop_in_epoch_3)
+    patch_probes(monkeypatch, two_cores, {1: 1.0, 2: 2.0})
+    resume(tmp_path / "r")
+    assert read_summary(tmp_path / "r")["thread_choices"] == [[1, 2], [3, 1]]

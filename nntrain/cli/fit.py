@@ -31,8 +31,12 @@ def fit(
         bool, typer.Option("--live", help="Keep RUN/report.html up to date while training; open it in a browser (sets training.live).")
     ] = False,
     threads: Annotated[
-        Optional[int],
-        typer.Option(metavar="N", help="BLAS threads for the matrix products (sets training.threads; default 1: see the README's Speed).", show_default=False),
+        Optional[str],
+        typer.Option(
+            metavar="N|auto",
+            help="BLAS threads for the matrix products, or auto: chosen by timing (sets training.threads; default 1: see the README's Speed).",
+            show_default=False,
+        ),
     ] = None,
 ):
     """Train the network a YAML config describes and write a run directory.

@@ -8,6 +8,7 @@ Nothing downstream re-checks or re-defaults a value.
 from typing import Annotated, Any, Literal, Union
 
 import yaml
+from pydantic_core import PydanticCustomError
 from pydantic import BeforeValidator, Field, NonNegativeFloat, PositiveFloat, PrivateAttr, model_serializer, model_validator
 
 from ..errors import ConfigError
@@ -262,6 +263,13 @@ def _named_classes(value):
     return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
 
 
+def _thread_count(value):
+    """training.threads: a count from 1 to 1024, or auto (a YAML bool is no count)."""
+    if value is None or value == "auto" or (type(value) is int and 1 <= value <= 1024):
+        return value
+    raise PydanticCustomError("threads", "expected a number of threads from 1 to 1024, or auto")
+
+
 class TrainingConfig(Section):
     """The training loop. Each step: gradients of loss + penalties -> clip_value -> clip_norm -> update."""
 
@@ -282,8 +290,10 @@ class TrainingConfig(Section):
         None, ge=1, le=10_000_000, description="keep the weights every K epochs for nntrain plot --animate; default: log-spaced for 2-D inputs, none otherwise"
     )
     live: bool = Field(False, description="keep report.html in the run directory up to date while training (nntrain[report])")
-    threads: int | None = Field(
-        None, ge=1, le=1024, description="BLAS threads for the matrix products; default 1: the weights then match a sweep's, and a busy machine stays fast"
+    threads: Annotated[Annotated[int, Field(ge=1, le=1024)] | Literal["auto"] | None, BeforeValidator(_thread_count)] = Field(
+        None,
+        description="BLAS threads for the matrix products, or auto: chosen by timing (the weights then depend on the choice);"
+        " default 1: the weights then match a sweep's, and a busy machine stays fast",
     )
 
 

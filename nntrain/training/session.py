@@ -29,6 +29,7 @@ from ..runs.store import (
     write_metrics,
 )
 from .callbacks import RUN_CALLBACKS, EarlyStopping
+from .threads import AutoThreads
 from ..nn.model import arrays_problem
 from .checkpoint import CHECKPOINT, array_shape, optimizer_problem, remove_checkpoint, save_checkpoint
 from .diagnostics import advice
@@ -77,6 +78,7 @@ class Session:
         self.stops = StopSignals()
         self.last_checkpoint = time.monotonic()
         self.callbacks = []  # run()'s RUN_CALLBACKS that the config asks for
+        self.threads = None  # run()'s AutoThreads, for training.threads: auto
 
     # ----------------------------------------------------------------------------------------------
     # The run, start to end
@@ -95,6 +97,7 @@ class Session:
         try:
             columns, done = self.trainer.logged_columns(self.data), state["epoch"] if state else 0
             self.callbacks = [c for c in (kind.start(self.path, self.config, columns, done) for kind in RUN_CALLBACKS) if c is not None]
+            self.threads = AutoThreads.start(self.config, self.trainer.model, summary, done)  # None: a fixed count
             self._epochs(state, on_epoch, on_step)
             self._complete()
         except _StopRequested as stop:
@@ -127,6 +130,8 @@ class Session:
                 return
             epoch += 1
             self.history.append({"epoch": epoch, **logs})
+            if self.threads is not None:
+                self.threads.after(epoch, logs["epoch_time_s"], self.summary)
             for callback in self.callbacks:
                 callback.epoch(epoch, logs, self.trainer, self.diagnostics[-1:], self._diagnose_epoch(epoch))
             ended = on_epoch(epoch, logs) if on_epoch is not None else None
