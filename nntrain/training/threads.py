@@ -43,15 +43,16 @@ class AutoThreads:
     """``training.threads: auto``: before the first epoch, and again when an epoch takes SLOWER times
     the fastest since the last choice, time a step's matrix products (the only work the BLAS threads
     do) with one thread and with every core, taking turns for PROBE seconds; train with the cores if
-    they are MARGIN faster, else with one. Products too small for threads to matter (under SMALL
-    seconds on one thread) are never probed again. The probe's arrays are its own: the run's
+    they are MARGIN faster, else with one. Probes take at most SHARE of the time (none sooner than
+    PROBE / SHARE seconds after the last), and products too small for threads to matter (under
+    SMALL seconds on one thread) are never probed again. The probe's arrays are its own: the run's
     weights, generator and state are untouched, so a run that keeps one count all along ends with
     the weights of ``threads: <that count>``.
 
     ``choices``: [[first epoch, threads], ...], the counts chosen and from which epoch on.
     """
 
-    PROBE, MARGIN, SLOWER, SMALL = 0.03, 1.1, 1.5, 2e-4
+    PROBE, MARGIN, SLOWER, SMALL, SHARE = 0.03, 1.1, 1.5, 2e-4, 0.03
 
     def __init__(self, model, batch_size, choices=(), cores=None):
         from threadpoolctl import ThreadpoolController
@@ -60,7 +61,7 @@ class AutoThreads:
         self.controller = ThreadpoolController()
         self.products = _step_products(model, batch_size)
         self.choices = [list(c) for c in choices]
-        self.threads, self.fastest, self.small = DEFAULT, np.inf, False
+        self.threads, self.fastest, self.small, self.probed = DEFAULT, np.inf, False, -np.inf
 
     @classmethod
     def start(cls, config, model, summary, done):
@@ -89,12 +90,14 @@ class AutoThreads:
         self.controller.limit(limits=threads, user_api="blas")
         if not self.choices or self.choices[-1][1] != threads:
             self.choices.append([epoch, threads])
-        self.threads, self.fastest = threads, np.inf
+        self.threads, self.fastest, self.probed = threads, np.inf, time.perf_counter()
         return threads
 
     def epoch_done(self, epoch, seconds):
-        """After ``epoch`` took ``seconds``: probe again if it was SLOWER than the fastest so far."""
-        if seconds > self.SLOWER * self.fastest and not self.small:
+        """After ``epoch`` took ``seconds``: probe again if it was SLOWER than the fastest so far (and
+        the last probe is long enough ago)."""
+        due = time.perf_counter() - self.probed > self.PROBE / self.SHARE
+        if seconds > self.SLOWER * self.fastest and not self.small and due:
             self.choose(epoch + 1)
         else:
             self.fastest = min(self.fastest, seconds)
