@@ -8,7 +8,10 @@ diverged run, a failed gradient check, a sweep with a failed run -- ends with ``
 Anything else is a bug and keeps its traceback.
 """
 
+import os
 import signal
+import sys
+import threading
 
 EXIT_FAILED = 1  # the command ran, but what it ran did not succeed (``Failed``)
 EXIT_USER_ERROR = 2  # a user's mistake (``NNTrainError``); the command did nothing more
@@ -86,6 +89,25 @@ def stop_on_signals():
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), received)
+    sys.unraisablehook = _raised_again(sys.unraisablehook)
+
+
+def _raised_again(hook):
+    """An unraisable-exception hook that, for a stop Python could not raise where its signal landed
+    (a finalizer, a callback during an import: it would print "Exception ignored in ..." with a
+    traceback and go on as if nothing had happened), sends the signal again, to be raised at the
+    next chance; other exceptions go to ``hook``."""
+
+    def unraisable(args):
+        if isinstance(args.exc_value, KeyboardInterrupt):
+            # From another thread, a moment later: a signal sent from here would be handled -- and
+            # its exception swallowed again -- inside this hook.
+            signum = getattr(args.exc_value, "signum", signal.SIGINT)
+            threading.Timer(0.001, os.kill, (os.getpid(), signum)).start()
+            return
+        hook(args)
+
+    return unraisable
 
 
 def interrupt_in(error):

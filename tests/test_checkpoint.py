@@ -128,6 +128,31 @@ def test_resume_errors(tmp_path):
         resume(run_dir)
 
 
+UNRAISABLE_STOP = """
+import sys, time
+from nntrain.errors import SignalReceived, stop_on_signals
+stop_on_signals()
+class Finalized:
+    def __del__(self):  # where a signal's exception cannot be raised: Python prints it and goes on
+        raise {stop}
+try:
+    Finalized()
+    for _ in range(1000):
+        time.sleep(0.001)
+    print("went on")
+except KeyboardInterrupt as e:
+    print("raised again:", type(e).__name__, getattr(e, "signum", 2))
+"""
+
+
+@pytest.mark.parametrize("stop,expected", [("KeyboardInterrupt", "KeyboardInterrupt 2"), ("SignalReceived(15)", "SignalReceived 15")])
+def test_a_stop_python_cannot_raise_where_its_signal_lands_is_raised_again(stop, expected):
+    """A signal landing in a finalizer or a callback (during an import, say): not "Exception ignored
+    in ..." with a traceback and a command that goes on, but the stop, raised at the next chance."""
+    done = subprocess.run([sys.executable, "-c", UNRAISABLE_STOP.format(stop=stop)], capture_output=True, text=True, timeout=60)
+    assert done.stdout == f"raised again: {expected}\n" and done.stderr == "", (done.stdout, done.stderr)
+
+
 # The console script, with an atexit hook that says when the interpreter's clean-up runs.
 CLEAN_UP_SAYS_SO = "import atexit, sys; atexit.register(sys.stderr.write, 'clean-up'); from nntrain.__main__ import main; main()"
 
