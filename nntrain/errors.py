@@ -103,7 +103,9 @@ def _raised_again(hook):
             # From another thread, a moment later: a signal sent from here would be handled -- and
             # its exception swallowed again -- inside this hook.
             signum = getattr(args.exc_value, "signum", signal.SIGINT)
-            threading.Timer(0.001, os.kill, (os.getpid(), signum)).start()
+            again = threading.Timer(0.001, os.kill, (os.getpid(), signum))
+            again.daemon = True  # nothing to wait for at the interpreter's exit
+            again.start()
             return
         hook(args)
 
