@@ -199,6 +199,16 @@ def renames(work, stride):
     return family, results, f"{total} renames in a 3-epoch run checkpointed every epoch"
 
 
+def ended(process):
+    """(the stderr of ``process`` once it has ended, whether it ended within TIMEOUT); past TIMEOUT it
+    is killed."""
+    try:
+        return process.communicate(timeout=TIMEOUT)[1], True
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()[1], False
+
+
 def random_kills(work, config, reference, duration, n, rng):
     """SIGKILL after a uniformly random delay in [0, duration]."""
     family = "random kill -9"
@@ -210,11 +220,7 @@ def random_kills(work, config, reference, duration, n, rng):
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)  # fmt: skip
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)  # a no-op once the process has ended
-        try:
-            process.communicate(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        ended(process)
         results.append(record(family, f"SIGKILL at {delay * 1000:.0f} ms", *judge(work, run_dir, reference)))
     return family, results, f"moments in [0, {duration:.2f} s], the uninterrupted command's duration"
 
@@ -236,11 +242,8 @@ def signal_pairs(work, config, reference, duration, n, rng):
         time.sleep(gap)
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, second)
-        try:
-            err = process.communicate(timeout=TIMEOUT)[1]
-        except subprocess.TimeoutExpired:
-            process.kill()
-            err = process.communicate()[1]
+        err, in_time = ended(process)
+        if not in_time:
             results.append(record(family, point, "bad", f"did not end within {TIMEOUT} s after the signals", last_line(err)))
             continue
         problems = []
