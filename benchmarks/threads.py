@@ -9,8 +9,9 @@ hits both; each side's epoch is the sum of its blocks, and the figure is the med
 same beside ``os.cpu_count()`` busy processes (pure-Python loops).
 
 Beside them a third side trains with ``training.threads: auto`` (``AutoThreads``): it probes before
-its first epoch and again when an epoch slows down, its probes counted in its time, and trains its
-blocks with the count it chose.
+its first epoch and again when an epoch slows down, makes sure of the cores on whole epochs, its
+probes counted in its time, and trains its blocks with the count it chose. (With ``--quick``'s two
+epochs, its trial of one thread against the cores falls within the measured epochs.)
 
 The figure of issue #17: the epoch of the default (one thread) and of auto divided by the better of
 the two fixed counts, idle and loaded (target <= 1.25). The default is not chosen by timing: with
@@ -53,7 +54,7 @@ def epoch_times(raw, x, y, epochs):
         trainer, loader = nntrain_setup(raw, x, y)
         steps[side] = nntrain_steps(trainer, loader, [])
         if side == "auto":
-            auto = AutoThreads(trainer.model, raw["data"]["batch_size"])
+            auto = AutoThreads(trainer.model, raw["data"]["batch_size"], epochs + 1)
     blocks = split(len(loader), 8)
     sides = list(steps)
     times = {side: [] for side in sides}
@@ -62,7 +63,7 @@ def epoch_times(raw, x, y, epochs):
         spent = dict.fromkeys(sides, 0.0)
         if epoch == 0:
             t0 = time.perf_counter()
-            auto.choose(1)  # before the first epoch, as a run does
+            auto.choose(1, first=True)  # before the first epoch, as a run does
             spent["auto"] += time.perf_counter() - t0
         for block in blocks:
             for side in sides[turn % 3:] + sides[: turn % 3]:

@@ -127,29 +127,49 @@ def test_auto_trains_with_the_faster_count_and_ends_with_that_counts_weights(mlp
     assert all(got[k].tobytes() == expected[k].tobytes() for k in expected)
 
 
-def test_auto_probes_again_when_an_epoch_slows_down(two_cores, monkeypatch):
+def small_net():
     from nntrain.nn.model import build_model
 
-    model = build_model(make_config(model={"inputs": 64, "layers": [{"units": 256}, {"units": 10}]}), 64, np.random.default_rng(0))
-    probes = patch_probes(monkeypatch, two_cores, {1: 1.0, 2: 0.5}, {1: 1.0, 2: 2.0})  # idle, then the cores are busy
-    auto, summary = two_cores.AutoThreads(model, 32), {}
-    assert auto.choose(1) == 2 and probes.made == 1
+    return build_model(make_config(model={"inputs": 64, "layers": [{"units": 256}, {"units": 10}]}), 64, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("one_thread_epoch,kept", [(2.0, 2), (0.5, 1)])
+def test_auto_makes_sure_of_the_cores_on_whole_epochs(two_cores, monkeypatch, one_thread_epoch, kept):
+    """A probe that finds the cores faster is checked on whole epochs: the cores', then one thread's
+    (the run's first epoch, with its start-up costs, apart); the faster count is kept."""
+    probes = patch_probes(monkeypatch, two_cores, {1: 1.0, 2: 0.5})
+    auto, summary = two_cores.AutoThreads(small_net(), 32, epochs=10), {}
+    assert auto.choose(1, first=True) == 2
+    auto.after(1, 5.0, summary)  # the first epoch: buffers, caches; not compared
+    assert auto.threads == 2
+    auto.after(2, 1.0, summary)  # the cores' epoch
+    assert auto.threads == 1 and summary["thread_choices"] == [[1, 2], [3, 1]]
+    auto.after(3, one_thread_epoch, summary)  # one thread's
+    assert auto.threads == kept and summary["threads"] == kept and probes.made == 1
+    assert summary["thread_choices"] == [[1, 2], [3, 1], [4, 2]] if kept == 2 else [[1, 2], [3, 1]]
+    assert blas_threads() == [kept] * len(blas_threads())
+
+
+def test_auto_probes_again_when_an_epoch_slows_down(two_cores, monkeypatch):
+    probes = patch_probes(monkeypatch, two_cores, {1: 1.0, 2: 2.0}, {1: 1.0, 2: 0.5})  # busy cores, then idle ones
+    auto, summary = two_cores.AutoThreads(small_net(), 32, epochs=10), {}
+    assert auto.choose(1) == 1 and probes.made == 1
     for epoch, seconds in [(1, 1.0), (2, 0.9), (3, 1.3)]:  # within 1.5 x the fastest: no probe
         auto.after(epoch, seconds, summary)
-    assert probes.made == 1 and summary == {"threads": 2, "thread_choices": [[1, 2]]}
+    assert probes.made == 1 and summary == {"threads": 1, "thread_choices": [[1, 1]]}
     auto.after(4, 1.4, summary)  # 1.56 x the fastest (0.9), but the last probe was a moment ago
     assert probes.made == 1
     auto.probed -= auto.PROBE / auto.SHARE  # a second later: probes stay within 3 % of the time
     auto.after(5, 1.4, summary)
-    assert probes.made == 2 and summary == {"threads": 1, "thread_choices": [[1, 2], [6, 1]]}
-    assert blas_threads() == [1] * len(blas_threads())
+    assert probes.made == 2 and summary == {"threads": 2, "thread_choices": [[1, 1], [6, 2]]}  # the cores' trial epoch
+    assert blas_threads() == [2] * len(blas_threads())
 
 
 def test_auto_keeps_to_one_thread_where_threads_cannot_help(two_cores, monkeypatch):
     from nntrain.nn.model import build_model
 
     xor = build_model(make_config(), 2, np.random.default_rng(0))
-    auto = two_cores.AutoThreads(xor, 4)
+    auto = two_cores.AutoThreads(xor, 4, epochs=10)
     real = auto.probe((1, 2))
     assert real[1] < auto.SMALL  # a 2-4-1 net's products take microseconds
     assert auto.choose(1) == 1 and auto.small
